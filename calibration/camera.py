@@ -1,0 +1,328 @@
+"""The camera model: pinhole with OpenCV distortion (or OpenCV's fisheye model), and rigs of them.
+
+Conventions: world to camera is ``x_cam = R @ x_world + t`` (OpenCV axes: x right, y down,
+z forward), metres and pixels. Every method works over any batch shape; NaN stays NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.errors import CalibrationError
+
+FloatArray = NDArray[np.float64]
+
+_NEWTON_STEPS = 30
+_NEWTON_TOL = 1e-15
+
+
+@dataclass(frozen=True, eq=False)
+class Camera:
+    """Pinhole camera with lens distortion; world to camera is ``x_cam = R @ x_world + t``.
+
+    Attributes:
+        name: camera name (the video's file stem).
+        size: (width, height) in pixels.
+        K: (3, 3) intrinsic matrix.
+        dist: (5,) k1, k2, p1, p2, k3 for the pinhole model; (4,) k1..k4 when ``fisheye``.
+        R: (3, 3) world-to-camera rotation.
+        t: (3,) world-to-camera translation in metres.
+        fisheye: OpenCV's equidistant fisheye model instead of the pinhole one.
+        extra: fields of the calibration file kept as they are (e.g. per-camera ``rms``).
+    """
+
+    name: str
+    size: tuple[int, int]
+    K: FloatArray
+    dist: FloatArray
+    R: FloatArray = field(default_factory=lambda: np.eye(3))
+    t: FloatArray = field(default_factory=lambda: np.zeros(3))
+    fisheye: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    _rvec: FloatArray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n_dist = 4 if self.fisheye else 5
+        dist = np.zeros(n_dist)
+        given = np.asarray(self.dist, dtype=float).ravel()
+        if given.size > n_dist or (self.fisheye and given.size != 4):
+            kind = "fisheye k1..k4" if self.fisheye else "k1, k2, p1, p2[, k3]"
+            raise CalibrationError(f"camera {self.name}: {given.size} distortion coefficients "
+                                   f"given, the model takes {kind}")
+        dist[:given.size] = given
+        values = {"K": np.asarray(self.K, dtype=float), "dist": dist,
+                  "R": np.asarray(self.R, dtype=float), "t": np.asarray(self.t, dtype=float)}
+        for key, shape in (("K", (3, 3)), ("R", (3, 3)), ("t", (3,))):
+            if values[key].shape != shape:
+                raise CalibrationError(f"camera {self.name}: {key} has shape "
+                                       f"{values[key].shape}, expected {shape}")
+        for key, value in values.items():
+            value.setflags(write=False)
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_rvec(cls, name: str, size: tuple[int, int], K: FloatArray, dist: FloatArray,
+                  rvec: FloatArray, t: FloatArray, **kwargs: Any) -> Camera:
+        """Build a camera from a Rodrigues rotation vector ``rvec`` (3,); it is kept as given."""
+        rvec = np.array(rvec, dtype=float).reshape(3)
+        camera = cls(name, size, K, dist, rodrigues_to_matrix(rvec), t, **kwargs)
+        rvec.setflags(write=False)
+        object.__setattr__(camera, "_rvec", rvec)
+        return camera
+
+    def replace(self, **changes: Any) -> Camera:
+        """A copy with some fields changed (``R``, ``t``, ``K``, ``dist``, ``name``...)."""
+        return replace(self, **changes)
+
+    # --- derived quantities -------------------------------------------------------------
+    @property
+    def rvec(self) -> FloatArray:
+        """(3,) Rodrigues vector of ``R`` (exactly the one given to :meth:`from_rvec`)."""
+        return self._rvec if self._rvec is not None else matrix_to_rodrigues(self.R)
+
+    @property
+    def center(self) -> FloatArray:
+        """(3,) camera centre in world coordinates, metres."""
+        return -self.R.T @ self.t
+
+    @property
+    def extrinsics(self) -> FloatArray:
+        """(3, 4) ``[R | t]``, world to camera."""
+        return np.hstack([self.R, self.t[:, None]])
+
+    @property
+    def projection_matrix(self) -> FloatArray:
+        """(3, 4) ``K [R | t]`` for undistorted pixel coordinates."""
+        return self.K @ self.extrinsics
+
+    # --- projection -----------------------------------------------------------------------
+    def world_to_camera(self, points: FloatArray) -> FloatArray:
+        """(..., 3) world points to (..., 3) camera coordinates."""
+        return np.asarray(points, dtype=float) @ self.R.T + self.t
+
+    def project(self, points: FloatArray) -> FloatArray:
+        """Project world points to pixels.
+
+        Args:
+            points: (..., 3) world points in metres; NaN rows stay NaN.
+        Returns:
+            (..., 2) distorted pixel coordinates; points at or behind the camera are NaN.
+        """
+        cam = self.world_to_camera(points)                                 # (..., 3)
+        z = np.where(cam[..., 2:] > 0, cam[..., 2:], np.nan)              # (..., 1)
+        return self.normalized_to_pixels(cam[..., :2] / z)
+
+    def normalized_to_pixels(self, xy: FloatArray) -> FloatArray:
+        """(..., 2) ideal image coordinates at z = 1 to (..., 2) distorted pixels."""
+        return self.distort(xy) @ self.K[:2, :2].T + self.K[:2, 2]
+
+    def pixels_to_normalized(self, uv: FloatArray) -> FloatArray:
+        """Alias of :meth:`undistort`."""
+        return self.undistort(uv)
+
+    def undistort(self, uv: FloatArray) -> FloatArray:
+        """Undo the intrinsics and the lens distortion.
+
+        Args:
+            uv: (..., 2) distorted pixel coordinates; NaN stays NaN.
+        Returns:
+            (..., 2) ideal image coordinates at z = 1 (multiply by ``K`` for ideal pixels).
+        """
+        uv = np.asarray(uv, dtype=float)
+        fx, fy, cx, cy, skew = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2], self.K[0, 1]
+        yd = (uv[..., 1] - cy) / fy
+        xd = (uv[..., 0] - cx - skew * yd) / fx
+        distorted = np.stack([xd, yd], axis=-1)
+        if self.fisheye:
+            return _undistort_fisheye(distorted, self.dist)
+        return _undistort_pinhole(distorted, self.dist)
+
+    def undistort_pixels(self, uv: FloatArray) -> FloatArray:
+        """(..., 2) distorted pixels to (..., 2) ideal (distortion-free) pixels with the same K."""
+        return self.undistort(uv) @ self.K[:2, :2].T + self.K[:2, 2]
+
+    def distort(self, xy: FloatArray) -> FloatArray:
+        """(..., 2) ideal image coordinates at z = 1 to (..., 2) distorted ones at z = 1."""
+        xy = np.asarray(xy, dtype=float)
+        if self.fisheye:
+            return _distort_fisheye(xy, self.dist)
+        return _distort_pinhole(xy, self.dist)
+
+    def in_image(self, uv: FloatArray) -> NDArray[np.bool_]:
+        """(..., 2) pixels to (...,) True where the pixel lies inside the image."""
+        w, h = self.size
+        return ((uv[..., 0] >= 0) & (uv[..., 0] <= w - 1)
+                & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1))
+
+
+@dataclass(frozen=True, eq=False)
+class CameraRig:
+    """An ordered set of calibrated cameras sharing one world frame.
+
+    ``rig.project`` and ``rig.undistort`` put the camera axis first: (C, ..., 2).
+    """
+
+    cameras: tuple[Camera, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cameras = tuple(self.cameras)
+        names = [c.name for c in cameras]
+        if len(set(names)) != len(names):
+            raise CalibrationError(f"camera names must be unique, got {names}")
+        object.__setattr__(self, "cameras", cameras)
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+    def __iter__(self) -> Iterator[Camera]:
+        return iter(self.cameras)
+
+    def __getitem__(self, key: int | str) -> Camera:
+        if isinstance(key, str):
+            return self.cameras[self.index(key)]
+        return self.cameras[key]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.cameras]
+
+    def index(self, name: str) -> int:
+        """Position of camera ``name``; raises CalibrationError naming the known cameras."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise CalibrationError(f"camera '{name}' is not in the calibration "
+                                   f"(it has {', '.join(self.names)})") from None
+
+    def subset(self, names: Sequence[str]) -> CameraRig:
+        """The rig restricted to (and ordered as) ``names``."""
+        return CameraRig(tuple(self[n] for n in names), dict(self.extra))
+
+    @property
+    def projection_matrices(self) -> FloatArray:
+        """(C, 3, 4) ``K [R | t]`` per camera."""
+        return np.stack([c.projection_matrix for c in self.cameras])
+
+    @property
+    def extrinsics(self) -> FloatArray:
+        """(C, 3, 4) ``[R | t]`` per camera."""
+        return np.stack([c.extrinsics for c in self.cameras])
+
+    @property
+    def centers(self) -> FloatArray:
+        """(C, 3) camera centres in world coordinates."""
+        return np.stack([c.center for c in self.cameras])
+
+    def project(self, points: FloatArray) -> FloatArray:
+        """(..., 3) world points to (C, ..., 2) distorted pixels in every camera."""
+        return np.stack([c.project(points) for c in self.cameras])
+
+    def undistort(self, uv: FloatArray) -> FloatArray:
+        """(C, ..., 2) distorted pixels to (C, ..., 2) ideal image coordinates at z = 1."""
+        uv = np.asarray(uv, dtype=float)
+        if uv.shape[0] != len(self):
+            raise CalibrationError(f"expected pixels for {len(self)} cameras, got {uv.shape[0]}")
+        return np.stack([c.undistort(p) for c, p in zip(self.cameras, uv)])
+
+    def transformed(self, R: FloatArray, t: FloatArray, scale: float = 1.0) -> CameraRig:
+        """The same cameras expressed in a new world frame where ``x_new = scale * R @ x_old + t``."""
+        R, t = np.asarray(R, dtype=float), np.asarray(t, dtype=float)
+        cams = []
+        for c in self.cameras:
+            # x_cam = Rc x_old + tc = Rc R^T (x_new - t) / s + tc  ->  scale camera units by s
+            Rn = c.R @ R.T
+            tn = scale * c.t - Rn @ t
+            cams.append(c.replace(R=Rn, t=tn))
+        return CameraRig(tuple(cams), dict(self.extra))
+
+
+# --- rotations -------------------------------------------------------------------------------
+def rodrigues_to_matrix(rvec: FloatArray) -> FloatArray:
+    """(..., 3) Rodrigues vectors to (..., 3, 3) rotation matrices."""
+    r = np.asarray(rvec, dtype=float)
+    theta = np.linalg.norm(r, axis=-1)[..., None, None]                    # (..., 1, 1)
+    k = r / np.where(theta[..., 0] > 0, theta[..., 0], 1.0)                # (..., 3)
+    zero = np.zeros_like(k[..., 0])
+    kx = np.stack([np.stack([zero, -k[..., 2], k[..., 1]], -1),
+                   np.stack([k[..., 2], zero, -k[..., 0]], -1),
+                   np.stack([-k[..., 1], k[..., 0], zero], -1)], -2)       # (..., 3, 3)
+    small = theta < 1e-8
+    sin_t = np.where(small, theta, np.sin(theta))
+    one_minus_cos = np.where(small, theta**2 / 2, 1 - np.cos(theta))
+    return np.eye(3) + sin_t * kx + one_minus_cos * kx @ kx
+
+
+def matrix_to_rodrigues(R: FloatArray) -> FloatArray:
+    """(3, 3) rotation matrix to its (3,) Rodrigues vector (OpenCV's convention)."""
+    rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=float))
+    return rvec.ravel()
+
+
+# --- distortion models -----------------------------------------------------------------------
+def _distort_pinhole(xy: FloatArray, d: FloatArray) -> FloatArray:
+    k1, k2, p1, p2, k3 = d
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd, yd], axis=-1)
+
+
+def _undistort_pinhole(distorted: FloatArray, d: FloatArray) -> FloatArray:
+    """Newton's method on the OpenCV model with its analytic 2x2 Jacobian, per point."""
+    if not d.any():
+        return distorted.copy()
+    k1, k2, p1, p2, k3 = d
+    target = distorted
+    xy = distorted.copy()
+    for _ in range(_NEWTON_STEPS):
+        x, y = xy[..., 0], xy[..., 1]
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)                          # d radial / d r2
+        residual = _distort_pinhole(xy, d) - target                         # (..., 2)
+        a = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x           # dxd/dx
+        b = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y                   # dxd/dy = dyd/dx
+        c = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x           # dyd/dy
+        det = a * c - b * b
+        step = np.stack([(c * residual[..., 0] - b * residual[..., 1]) / det,
+                         (a * residual[..., 1] - b * residual[..., 0]) / det], axis=-1)
+        xy = xy - step
+        if not np.nanmax(np.abs(step), initial=0.0) > _NEWTON_TOL:
+            break
+    return xy
+
+
+def _distort_fisheye(xy: FloatArray, d: FloatArray) -> FloatArray:
+    r = np.hypot(xy[..., 0], xy[..., 1])
+    theta = np.arctan(r)
+    t2 = theta * theta
+    theta_d = theta * (1 + t2 * (d[0] + t2 * (d[1] + t2 * (d[2] + t2 * d[3]))))
+    scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
+    return xy * scale[..., None]
+
+
+def _undistort_fisheye(distorted: FloatArray, d: FloatArray) -> FloatArray:
+    """Newton's method on theta_d = theta (1 + k1 theta^2 + ... + k4 theta^8)."""
+    theta_d = np.hypot(distorted[..., 0], distorted[..., 1])
+    theta = theta_d.copy()
+    for _ in range(_NEWTON_STEPS):
+        t2 = theta * theta
+        f = theta * (1 + t2 * (d[0] + t2 * (d[1] + t2 * (d[2] + t2 * d[3])))) - theta_d
+        df = 1 + t2 * (3 * d[0] + t2 * (5 * d[1] + t2 * (7 * d[2] + t2 * 9 * d[3])))
+        step = f / df
+        theta = theta - step
+        if not np.nanmax(np.abs(step), initial=0.0) > _NEWTON_TOL:
+            break
+    scale = np.where(theta_d > 1e-12, np.tan(theta) / np.where(theta_d > 1e-12, theta_d, 1.0), 1.0)
+    return distorted * scale[..., None]

@@ -1,0 +1,142 @@
+"""Read and write the calibration TOML (the layout anipose and Pose2Sim read and write).
+
+One table per camera with ``name``, ``size``, ``matrix``, ``distortions``, ``rotation``
+(Rodrigues, world to camera), ``translation`` (metres) and ``fisheye``; a ``[metadata]`` table
+and any extra per-camera keys (``rms``...) are kept as they are, so a file round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from calibration.camera import Camera, CameraRig
+from calibration.errors import CalibrationFileError
+
+_CAMERA_KEYS = ("name", "size", "matrix", "distortions", "rotation", "translation", "fisheye")
+_NON_CAMERA_TABLES = ("metadata",)
+
+
+def read_calibration(path: str | Path) -> CameraRig:
+    """Load a calibration TOML into a :class:`CameraRig` (cameras in file order).
+
+    Raises:
+        CalibrationFileError: naming the file, the camera table and the key that is wrong.
+    """
+    path = Path(path)
+    table = _load_toml(path)
+    cameras = []
+    for key, value in table.items():
+        if key in _NON_CAMERA_TABLES or not isinstance(value, dict):
+            continue
+        cameras.append(_camera_from_table(value, key, path))
+    if not cameras:
+        raise CalibrationFileError(f"{path}: no camera table found; expected tables like "
+                                   "[cam_1] with name, size, matrix, distortions, rotation, "
+                                   "translation")
+    extra = {k: v for k, v in table.items() if k in _NON_CAMERA_TABLES or not isinstance(v, dict)}
+    return CameraRig(tuple(cameras), extra)
+
+
+def calibration_to_toml(rig: CameraRig) -> str:
+    """The TOML text of ``rig``; ``read_calibration`` of it gives the same numbers back."""
+    table: dict[str, Any] = {}
+    for cam in rig:
+        entry: dict[str, Any] = {
+            "name": cam.name,
+            "size": [float(cam.size[0]), float(cam.size[1])],
+            "matrix": cam.K.tolist(),
+            "distortions": cam.dist.tolist(),
+            "rotation": cam.rvec.tolist(),
+            "translation": cam.t.tolist(),
+            "fisheye": cam.fisheye,
+        }
+        entry.update(cam.extra)
+        table[cam.name] = entry
+    table.update(rig.extra)
+    table.setdefault("metadata", {"adjusted": False, "error": 0.0})
+    return tomli_w.dumps(table)
+
+
+def write_calibration(rig: CameraRig, path: str | Path) -> Path:
+    """Write ``rig`` to ``path`` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    write_text_atomically(path, calibration_to_toml(rig))
+    return path
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CalibrationFileError(f"{path}: calibration file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise CalibrationFileError(f"{path}: cannot be read ({e})") from e
+    except tomllib.TOMLDecodeError as e:
+        raise CalibrationFileError(f"{path}: not valid TOML ({e})") from e
+
+
+def _camera_from_table(t: dict[str, Any], key: str, path: Path) -> Camera:
+    where = f"{path}: [{key}]"
+    for required in ("size", "matrix", "distortions", "rotation", "translation"):
+        if required not in t:
+            raise CalibrationFileError(f"{where} has no '{required}' key; every camera table "
+                                       f"needs {', '.join(_CAMERA_KEYS[1:6])}")
+    name = t.get("name", key)
+    if not isinstance(name, str):
+        raise CalibrationFileError(f"{where} 'name' must be a string, got {name!r}")
+    fisheye = t.get("fisheye", False)
+    if not isinstance(fisheye, bool):
+        raise CalibrationFileError(f"{where} 'fisheye' must be true or false, got {fisheye!r}")
+    size = _numbers(t, "size", (2,), where)
+    if not (size > 0).all():
+        raise CalibrationFileError(f"{where} 'size' must be [width, height] > 0, got {t['size']}")
+    K = _numbers(t, "matrix", (3, 3), where)
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise CalibrationFileError(f"{where} 'matrix' must have positive focal lengths, "
+                                   f"got fx={K[0, 0]}, fy={K[1, 1]}")
+    n_dist = (4,) if fisheye else None
+    dist = _numbers(t, "distortions", n_dist, where)
+    if dist.ndim != 1 or dist.size > (4 if fisheye else 5):
+        expected = "4 (fisheye k1..k4)" if fisheye else "4 or 5 (k1, k2, p1, p2[, k3])"
+        raise CalibrationFileError(f"{where} 'distortions' must hold {expected} numbers, "
+                                   f"got {t['distortions']}")
+    rvec = _numbers(t, "rotation", (3,), where)
+    tvec = _numbers(t, "translation", (3,), where)
+    extra = {k: v for k, v in t.items() if k not in _CAMERA_KEYS}
+    return Camera.from_rvec(name, (int(round(size[0])), int(round(size[1]))), K, dist, rvec,
+                            tvec, fisheye=fisheye, extra=extra)
+
+
+def _numbers(t: dict[str, Any], key: str, shape: tuple[int, ...] | None,
+             where: str) -> np.ndarray:
+    value = t[key]
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype == object or not all(math.isfinite(v) for v in arr.ravel()) \
+            or (shape is not None and arr.shape != shape):
+        want = "x".join(map(str, shape)) + " finite numbers" if shape else "finite numbers"
+        raise CalibrationFileError(f"{where} '{key}' must be {want}, got {value!r}")
+    return arr
