@@ -6,7 +6,7 @@ Parents define the bones (a tree for every set); ``None`` marks the root.
 from __future__ import annotations
 
 COCO17 = [
-    ("nose", None), ("left_eye", "nose"), ("right_eye", "nose"), ("left_ear", "left_eye"),
+    ("nose", "left_shoulder"), ("left_eye", "nose"), ("right_eye", "nose"), ("left_ear", "left_eye"),
     ("right_ear", "right_eye"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
     ("left_elbow", "left_shoulder"), ("right_elbow", "right_shoulder"),
     ("left_wrist", "left_elbow"), ("right_wrist", "right_elbow"), ("left_hip", "right_hip"),
@@ -14,8 +14,7 @@ COCO17 = [
     ("left_ankle", "left_knee"), ("right_ankle", "right_knee"),
 ]
 # COCO's own bone list joins the face to the shoulders and the shoulders to each other.
-COCO17_EXTRA_BONES = [("left_shoulder", "right_shoulder"), ("nose", "left_shoulder"),
-                      ("nose", "right_shoulder")]
+COCO17_EXTRA_BONES = [("left_shoulder", "right_shoulder"), ("nose", "right_shoulder")]
 
 HALPE26 = COCO17[:] + [
     ("head", "neck"), ("neck", "hip"), ("hip", None), ("left_big_toe", "left_ankle"),
@@ -54,7 +53,7 @@ BODY25B = [
 ]
 
 BLAZEPOSE33 = [
-    ("nose", None), ("left_eye_inner", "nose"), ("left_eye", "left_eye_inner"),
+    ("nose", "left_shoulder"), ("left_eye_inner", "nose"), ("left_eye", "left_eye_inner"),
     ("left_eye_outer", "left_eye"), ("right_eye_inner", "nose"), ("right_eye", "right_eye_inner"),
     ("right_eye_outer", "right_eye"), ("left_ear", "left_eye_outer"),
     ("right_ear", "right_eye_outer"), ("mouth_left", "nose"), ("mouth_right", "nose"),
@@ -68,7 +67,8 @@ BLAZEPOSE33 = [
     ("right_heel", "right_ankle"), ("left_foot_index", "left_ankle"),
     ("right_foot_index", "right_ankle"),
 ]
-BLAZEPOSE33_EXTRA_BONES = [("left_shoulder", "right_shoulder"), ("mouth_left", "mouth_right")]
+BLAZEPOSE33_EXTRA_BONES = [("left_shoulder", "right_shoulder"), ("nose", "right_shoulder"),
+                           ("mouth_left", "mouth_right")]
 
 H36M17 = [
     ("pelvis", None), ("right_hip", "pelvis"), ("right_knee", "right_hip"),

@@ -1,0 +1,67 @@
+"""Session settings: ``session.toml``, every key optional; defaults live only here.
+
+Unknown keys and wrong types are errors that name the file, the key and the closest match.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from mocap.errors import ConfigError
+from mocap.triangulation import TriangulationConfig
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    fps: float | None = None            # None: read from the keypoints or videos
+    triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+
+    @classmethod
+    def load(cls, path: Path) -> SessionConfig:
+        """Read ``path``; a missing file gives the defaults."""
+        if not path.exists():
+            return cls()
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"{path}: {e}") from e
+        return _from_table(cls, table, where=str(path))
+
+    def with_overrides(self, **triangulation: Any) -> SessionConfig:
+        """A copy with the given triangulation settings replaced (None values are ignored)."""
+        given = {k: v for k, v in triangulation.items() if v is not None}
+        return replace(self, triangulation=replace(self.triangulation, **given))
+
+
+def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
+    hints, names = get_type_hints(cls), [f.name for f in fields(cls)]
+    kwargs = {}
+    for key, value in table.items():
+        if key not in hints:
+            near = get_close_matches(key, names, n=1)
+            tip = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(names)}"
+            raise ConfigError(f"{where}: unknown key '{key}'{tip}")
+        typ = hints[key]
+        if is_dataclass(typ):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: '{key}' must be a table")
+            value = _from_table(typ, value, where=f"{where} [{key}]")
+        else:
+            value = _checked(value, typ, key, where)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _checked(value: Any, typ: Any, key: str, where: str) -> Any:
+    allowed = getattr(typ, "__args__", (typ,))
+    for t in allowed:
+        if t is type(None):
+            continue
+        if type(value) is t or (t is float and type(value) is int):
+            return float(value) if t is float else value
+    names = " or ".join(t.__name__ for t in allowed if t is not type(None))
+    raise ConfigError(f"{where}: '{key}' must be {names}, got {value!r}")

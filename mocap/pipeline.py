@@ -1,0 +1,71 @@
+"""``mocap run``: calibration + 2D keypoints of a session -> 3D motion files and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from exporters.points3d import read_points3d, write_points3d
+from exporters.trc import write_trc
+from mocap.metrics import joint_errors, summarize_errors
+from mocap.session import Session
+from mocap.triangulation import triangulate
+from rigs.motion import Motion3D
+
+
+@dataclass
+class RunResult:
+    """What a run produced, for the summary."""
+
+    motion: Motion3D
+    cameras: list[str]
+    outputs: list[Path] = field(default_factory=list)
+    accuracy: dict[str, float] | None = None
+
+
+def run_session(session: Session, **overrides: float | int | None) -> RunResult:
+    """Triangulate a session's 2D keypoints and write ``points3d.npz`` and ``.trc`` files.
+
+    Args:
+        session: the session folder.
+        overrides: triangulation settings that replace ``session.toml``'s (``min_views``...).
+    """
+    config = session.config.with_overrides(**overrides)
+    rig = session.load_calibration()
+    keypoints = session.load_keypoints(rig)
+    truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
+    motion = triangulate(rig, keypoints, config.triangulation)
+    outputs = [write_points3d(motion, session.output / "points3d.npz")]
+    outputs += write_trc_files(motion, session.output)
+    accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
+    return RunResult(motion, list(keypoints.cameras), outputs, accuracy)
+
+
+def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
+    """``points3d.trc`` for one person, ``points3d_person<id>.trc`` for each of several."""
+    names = (["points3d.trc"] if motion.n_people == 1
+             else [f"points3d_person{pid}.trc" for pid in motion.person_id])
+    return [write_trc(motion.xyz[:, p], list(motion.skeleton.joints), motion.fps, folder / name)
+            for p, name in enumerate(names)]
+
+
+def format_summary(result: RunResult) -> str:
+    """A few lines for the terminal."""
+    m = result.motion
+    found = np.isfinite(m.xyz).all(-1)
+    lines = [
+        f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
+        f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
+        f"keypoints: {m.skeleton.name} ({len(m.skeleton)})",
+        f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "
+        f"reprojection error {np.nanmean(m.reprojection_error):.2f} px"
+        if found.any() else "triangulated: no joint was seen by enough cameras",
+    ]
+    lines += [f"wrote {p}" for p in result.outputs]
+    if result.accuracy is not None:
+        a = result.accuracy
+        lines.append(f"ground truth: mean joint error {a['mean_mm']:.2f} mm, "
+                     f"95th percentile {a['p95_mm']:.2f} mm, {a['recovered']:.1%} recovered")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""A session folder on disk: where its calibration, 2D keypoints, ground truth and outputs are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from calibration.camera import CameraRig
+from calibration.io import read_calibration
+from mocap.config import SessionConfig
+from mocap.errors import InputError
+from mocap.keypoints import Keypoints2D
+from mocap.keypoints_io import read_keypoints
+
+
+@dataclass(frozen=True)
+class Session:
+    """Paths of one session (DESIGN.md "Sessions on disk")."""
+
+    root: Path
+    output: Path
+
+    @classmethod
+    def open(cls, root: str | Path, output: str | Path | None = None) -> Session:
+        root = Path(root)
+        if not root.is_dir():
+            hint = " (it is a file)" if root.exists() else ""
+            raise InputError(f"session folder {root} not found{hint}; give the folder that "
+                             "holds calibration/ and keypoints2d/ (or videos/)")
+        return cls(root, Path(output) if output else root / "output")
+
+    @property
+    def config(self) -> SessionConfig:
+        return SessionConfig.load(self.root / "session.toml")
+
+    @property
+    def calibration_file(self) -> Path:
+        """The ready calibration: ``calibration/calibration.toml``, else a previous run's."""
+        for path in (self.root / "calibration" / "calibration.toml",
+                     self.output / "calibration.toml"):
+            if path.is_file():
+                return path
+        raise InputError(f"{self.root}: no calibration found; put a calibration TOML in "
+                         "calibration/calibration.toml (or run 'mocap calibrate' on board "
+                         "footage in calibration/)")
+
+    @property
+    def ground_truth_file(self) -> Path | None:
+        path = self.root / "ground_truth" / "points3d.npz"
+        return path if path.is_file() else None
+
+    def keypoint_files(self) -> dict[str, Path]:
+        """camera name -> ``keypoints2d/<camera>.npz`` given with the session."""
+        folder = self.root / "keypoints2d"
+        files = {p.stem: p for p in sorted(folder.glob("*.npz"))} if folder.is_dir() else {}
+        if not files:
+            raise InputError(f"{self.root}: no 2D keypoints found; put one "
+                             "keypoints2d/<camera>.npz per camera in the session (xy [F, P, J, "
+                             "2], score [F, P, J], keypoints, skeleton, fps)")
+        return files
+
+    def load_calibration(self) -> CameraRig:
+        return read_calibration(self.calibration_file)
+
+    def load_keypoints(self, rig: CameraRig) -> Keypoints2D:
+        """The session's 2D, checked against the cameras of ``rig``."""
+        files = self.keypoint_files()
+        unknown = [name for name in files if name not in rig.names]
+        if unknown:
+            raise InputError(f"{files[unknown[0]]}: camera '{unknown[0]}' is not in "
+                             f"{self.calibration_file} (it has {', '.join(rig.names)}); rename "
+                             "the keypoints file after its camera or calibrate that camera")
+        return read_keypoints(files)

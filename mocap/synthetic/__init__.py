@@ -1,0 +1,1 @@
+"""Synthetic data with ground truth: a virtual studio, procedural motion, detector errors."""

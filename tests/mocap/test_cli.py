@@ -1,0 +1,108 @@
+"""`mocap run` end to end on sessions, and its answers to bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mocap.cli import main
+from mocap.synthetic.sample_session import make_sample_session
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _mocap(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "mocap.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Path:
+    return make_sample_session(tmp_path / "studio", n_frames=60)
+
+
+def test_bundled_sample_session_is_reconstructed_within_5_mm(tmp_path):
+    result = _mocap("run", str(REPO / "sample_sessions" / "studio4"), "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith("ground truth"))
+    mean_mm = float(line.split("mean joint error ")[1].split(" mm")[0])
+    assert mean_mm < 5.0
+    assert (tmp_path / "points3d.npz").is_file() and (tmp_path / "points3d.trc").is_file()
+
+
+def test_help_and_version():
+    assert "run" in _mocap("--help").stdout
+    assert _mocap("--version").stdout.startswith("mocap ")
+
+
+def _assert_clean_failure(capsys, argv: list[str], message: str, output: Path) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mocap: error: ") and message in err, err
+    assert "Traceback" not in err
+    assert not output.exists() or not any(output.iterdir())
+
+
+def test_missing_session_folder(tmp_path, capsys):
+    _assert_clean_failure(capsys, ["run", str(tmp_path / "nope")], "nope not found",
+                          tmp_path / "nope" / "output")
+
+
+def test_malformed_calibration_names_file_and_key(session, capsys):
+    calib = session / "calibration" / "calibration.toml"
+    calib.write_text(calib.read_text().replace("matrix = [", "matrix = [[1, 2], ", 1))
+    _assert_clean_failure(capsys, ["run", str(session)], f"{calib}: [cam_1] 'matrix' must be 3x3",
+                          session / "output")
+
+
+def test_calibration_syntax_error_names_the_file(session, capsys):
+    calib = session / "calibration" / "calibration.toml"
+    calib.write_text("[cam_1\nname = 1\n")
+    _assert_clean_failure(capsys, ["run", str(session)], f"{calib}: not valid TOML",
+                          session / "output")
+
+
+def test_keypoints_of_a_camera_the_calibration_lacks(session, capsys):
+    kp = session / "keypoints2d"
+    shutil.copy(kp / "cam_2.npz", kp / "cam_9.npz")
+    _assert_clean_failure(capsys, ["run", str(session)], "camera 'cam_9' is not in",
+                          session / "output")
+
+
+def test_keypoints_with_wrong_shapes(session, capsys):
+    path = session / "keypoints2d" / "cam_3.npz"
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["xy"] = arrays["xy"][..., :1]
+    np.savez(path, **arrays)
+    _assert_clean_failure(capsys, ["run", str(session)], "cam_3.npz: 'xy' must be numbers "
+                          "shaped [F, P, 17, 2]", session / "output")
+
+
+def test_unknown_session_toml_key(session, capsys):
+    (session / "session.toml").write_text("[triangulation]\nmin_view = 3\n")
+    _assert_clean_failure(capsys, ["run", str(session)],
+                          "unknown key 'min_view'; did you mean 'min_views'?", session / "output")
+
+
+def test_errors_from_the_command_line_have_no_traceback(tmp_path):
+    result = _mocap("run", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "not found" in result.stderr
+
+
+def test_a_failed_run_keeps_the_previous_outputs(session, capsys):
+    assert main(["run", str(session), "-q"]) == 0
+    before = (session / "output" / "points3d.npz").read_bytes()
+    (session / "keypoints2d" / "cam_1.npz").write_bytes(b"not an npz")
+    assert main(["run", str(session), "-q"]) == 2
+    assert (session / "output" / "points3d.npz").read_bytes() == before
+    assert sorted(p.name for p in (session / "output").iterdir()) == ["points3d.npz",
+                                                                      "points3d.trc"]
