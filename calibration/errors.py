@@ -34,3 +34,7 @@ class CameraGraphError(CalibrationError):
 
 class SolverError(CalibrationError):
     """An estimation step failed or gave an implausible result."""
+
+
+class SyncError(CalibrationError):
+    """Frame timestamps are missing, malformed or do not match the footage."""
