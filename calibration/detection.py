@@ -1,0 +1,342 @@
+"""Board corner detection: one image, one camera's footage, or all cameras in parallel.
+
+ChArUco boards are found with OpenCV's ``CharucoDetector``; plain checkerboards with
+``findChessboardCornersSB`` on a downscaled copy. Every corner is then refined at full
+resolution as the saddle point of the image (``calibration.subpixel``), which removes the
++0.5 px offset of OpenCV 4.11's ChArUco corners. Inverted boards are detected on the inverted
+image; a double-sided board's back (the mirror image of its front) on the mirrored image, its
+corners mapped back to the original pixels and to the front's ids.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_module
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from calibration.board import Board, aruco_dictionary
+from calibration.board_diagnosis import FailureLog, diagnose
+from calibration.detections import BoardDetections
+from calibration.errors import BoardNotFoundError
+from calibration.footage import count_frames, iter_frames
+from calibration.subpixel import refine_corners
+
+FloatArray = NDArray[np.float64]
+Progress = bool | Callable[[int], Any]
+
+MIN_CHARUCO_CORNERS = 6        # fewer corners give no usable pose
+_CHECKER_MAX_SIDE = 1000       # checkerboards are searched on a copy at most this large, px
+_MIN_SPREAD = 0.2              # corners must spread this many squares off any one line
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What one image showed.
+
+    Attributes:
+        xy: (K, 2) corner pixels, NaN where unseen; None when the board was not found.
+        mirrored: the corners come from the back of a double-sided board.
+        marker_ids: (n,) ids of the ArUco markers of the board's dictionary seen (ChArUco).
+    """
+
+    xy: FloatArray | None
+    mirrored: bool = False
+    marker_ids: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def detect_corners(gray: NDArray[np.uint8], board: Board) -> tuple[FloatArray, bool] | None:
+    """Find the board's corners in one image.
+
+    Args:
+        gray: (H, W) uint8 grey image (a colour (H, W, 3) BGR image is converted).
+        board: the board definition.
+    Returns:
+        ((K, 2) subpixel corner positions, NaN where unseen, ids as in
+        ``board.object_points``; mirrored) or None when too few corners were found
+        (fewer than 6 for ChArUco, or all on one line; the whole grid for a checkerboard).
+    """
+    found = find_board(gray, board)
+    return None if found.xy is None else (found.xy, found.mirrored)
+
+
+def find_board(gray: NDArray[np.uint8], board: Board) -> FrameResult:
+    """:func:`detect_corners` plus the marker ids seen (used to diagnose failures)."""
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)
+    image = np.ascontiguousarray(255 - gray if board.inverted else gray)
+    if board.type == "checkerboard":
+        return FrameResult(_checkerboard(image, board))
+    xy, markers = charuco_corners(image, board)
+    if xy is None and board.double_sided:
+        back, _ = charuco_corners(np.ascontiguousarray(image[:, ::-1]), board)
+        if back is not None:
+            back[:, 0] = image.shape[1] - 1 - back[:, 0]
+            return FrameResult(back, True, markers)
+    return FrameResult(xy, False, markers)
+
+
+def charuco_corners(image: NDArray[np.uint8], board: Board, legacy: bool | None = None
+                    ) -> tuple[FloatArray | None, NDArray[np.int64]]:
+    """ChArUco corners of a positive (not inverted) image, front side only.
+
+    Returns:
+        ((K, 2) refined corners or None, (n,) ids of the markers seen).
+    """
+    detector = _charuco_detector(board, board.legacy_pattern if legacy is None else legacy)
+    corners, ids, _, marker_ids = detector.detectBoard(image)
+    markers = (np.zeros(0, np.int64) if marker_ids is None
+               else marker_ids.ravel().astype(np.int64))
+    if ids is None or len(ids) < MIN_CHARUCO_CORNERS:
+        return None, markers
+    ids = ids.ravel()
+    board_xy = board.object_points[ids, :2]
+    if not _spread(board_xy, board.square_size):
+        return None, markers
+    xy = refine_corners(image, corners[:, 0].astype(float), board_xy, _charuco_window(board),
+                        board.square_size)
+    keep = np.isfinite(xy[:, 0])
+    if keep.sum() < MIN_CHARUCO_CORNERS or not _spread(board_xy[keep], board.square_size):
+        return None, markers
+    out = np.full((board.n_corners, 2), np.nan)
+    out[ids[keep]] = xy[keep]
+    return out, markers
+
+
+@lru_cache(maxsize=16)
+def _charuco_detector(board: Board, legacy: bool) -> cv2.aruco.CharucoDetector:
+    cv_board = board.cv2_board()
+    cv_board.setLegacyPattern(legacy)
+    params = cv2.aruco.DetectorParameters()
+    params.minMarkerPerimeterRate = 0.01      # keep markers down to ~5 px a side in HD frames
+    return cv2.aruco.CharucoDetector(cv_board, detectorParams=params)
+
+
+def _charuco_window(board: Board) -> float:
+    """Half-width (board metres) of the point-symmetric region around a ChArUco corner: the
+    white margin plus the marker's black frame, with a safety factor."""
+    bits = aruco_dictionary(board.dictionary).markerSize
+    symmetric = (board.square_size - board.marker_size) / 2 + board.marker_size / (bits + 2)
+    return 0.8 * symmetric
+
+
+def _spread(board_xy: FloatArray, square: float) -> bool:
+    """True when the points (N, 2) do not all lie near one line."""
+    centred = board_xy - board_xy.mean(axis=0)
+    return np.linalg.svd(centred, compute_uv=False)[-1] / np.sqrt(len(board_xy)) \
+        > _MIN_SPREAD * square
+
+
+def _checkerboard(image: NDArray[np.uint8], board: Board) -> FloatArray | None:
+    """(K, 2) refined corners of a plain checkerboard in board order, or None."""
+    h, w = image.shape
+    scale = min(1.0, _CHECKER_MAX_SIDE / max(h, w))
+    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
+                                                  interpolation=cv2.INTER_AREA)
+    flags = cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE
+    found, corners = cv2.findChessboardCornersSB(small, board.corner_grid, flags=flags)
+    if not found:
+        return None
+    xy = (corners[:, 0].astype(float) + 0.5) / scale - 0.5                  # full-res pixels
+    xy = _checker_order(image, xy, board)
+    xy = refine_corners(image, xy, board.object_points[:, :2], 0.25 * board.square_size,
+                        board.square_size)
+    keep = np.isfinite(xy[:, 0])
+    if keep.sum() < max(MIN_CHARUCO_CORNERS, board.n_corners // 2) \
+            or not _spread(board.object_points[keep, :2], board.square_size):
+        return None
+    return xy
+
+
+def _checker_order(image: NDArray[np.uint8], xy: FloatArray, board: Board) -> FloatArray:
+    """Reorder OpenCV's corners (K, 2) to the board's ids: the board must appear with its
+    front towards the camera (not mirrored), and its first square must be dark — which fixes
+    the half turn when columns + rows is odd (otherwise the board is symmetric and corner 0
+    is taken as the one nearer the image's top-left)."""
+    nx, ny = board.corner_grid
+    grid = xy.reshape(ny, nx, 2)
+    a, b = grid[0, -1] - grid[0, 0], grid[-1, 0] - grid[0, 0]
+    if a[0] * b[1] - a[1] * b[0] < 0:                                       # mirrored order
+        grid = grid[:, ::-1]
+    cols, rows = board.squares
+    if (cols + rows) % 2 == 0:
+        if grid[-1, -1].sum() < grid[0, 0].sum():
+            grid = grid[::-1, ::-1]
+        return grid.reshape(-1, 2)
+    H, _ = cv2.findHomography(board.object_points[:, :2], grid.reshape(-1, 2), 0)
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    centres = np.c_[(c + 0.5) * board.square_size, (r + 0.5) * board.square_size, np.ones(r.size)]
+    uv = centres @ H.T
+    uv = np.rint(uv[:, :2] / uv[:, 2:]).astype(int)
+    inside = (uv >= 0).all(axis=1) & (uv[:, 0] < image.shape[1]) & (uv[:, 1] < image.shape[0])
+    smooth = cv2.blur(image, (5, 5))
+    values = smooth[uv[inside, 1], uv[inside, 0]].astype(float)
+    dark_first = (r + c)[inside] % 2 == 0
+    if values[dark_first].mean() > values[~dark_first].mean():
+        grid = grid[::-1, ::-1]
+    return grid.reshape(-1, 2)
+
+
+# --- footage ------------------------------------------------------------------------------------
+def detect_footage(path: str | Path, board: Board, camera: str | None = None, *, step: int = 1,
+                   progress: Progress = True, min_views: int = 1) -> BoardDetections:
+    """Detect the board in every ``step``-th frame of one camera's video or image folder.
+
+    Args:
+        path: video file or image folder.
+        camera: camera name (default: the file stem / folder name).
+        progress: True for a tqdm bar, False for none, or a callable given frame counts.
+        min_views: fewest frames with the board that the camera needs.
+    Returns:
+        BoardDetections; ``n_frames`` is the footage's frame count (frame indices are < it).
+    Raises:
+        BoardNotFoundError: fewer than ``min_views`` frames show the board; the message says
+            how many frames showed markers but no board and what is likely wrong.
+        FootageError: unreadable, empty or inconsistent footage.
+    """
+    path = Path(path)
+    camera = camera or path.stem
+    outcome = _scan(path, board, camera, step, progress)
+    if outcome.error is not None:
+        raise BoardNotFoundError(camera, *outcome.error)
+    if len(outcome.detections.frames) < min_views:
+        n = len(outcome.detections.frames)
+        raise BoardNotFoundError(camera, n, outcome.n_read,
+                                 f"the camera needs at least {min_views} views; "
+                                 + outcome.log.summary(board))
+    return outcome.detections
+
+
+@dataclass
+class _Outcome:
+    detections: BoardDetections
+    n_read: int
+    log: FailureLog
+    error: tuple[int, int, str] | None = None     # (n_found, n_read, detail) when none found
+
+
+def _scan(path: Path, board: Board, camera: str, step: int, progress: Progress) -> _Outcome:
+    """Detect over all frames; when no frame shows the board, diagnose why."""
+    total = -(-count_frames(path) // step)
+    bar = tqdm(total=total, desc=camera, unit="frame", disable=progress is not True,
+               leave=False) if not callable(progress) else None
+    tick = progress if callable(progress) else bar.update
+    frames, xys, mirrored, log = [], [], [], FailureLog()
+    size, last = (0, 0), -1
+    try:
+        for index, gray in iter_frames(path, step):
+            size, last = (gray.shape[1], gray.shape[0]), index
+            found = find_board(gray, board)
+            if found.xy is not None:
+                frames.append(index)
+                xys.append(found.xy)
+                mirrored.append(found.mirrored)
+            else:
+                log.add(index, gray, found.marker_ids)
+            tick(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    n_read = len(frames) + log.n_failed
+    xy = np.stack(xys) if xys else np.zeros((0, board.n_corners, 2))
+    detections = BoardDetections(camera, size, np.asarray(frames, np.int64), xy, last + 1,
+                                 np.asarray(mirrored, bool))
+    error = None if frames else (0, n_read, diagnose(board, log))
+    return _Outcome(detections, n_read, log, error)
+
+
+def detect_all(footage: dict[str, Path], board: Board, *, workers: int | None = None,
+               progress: bool = True, step: int = 1, min_views: int = 1
+               ) -> dict[str, BoardDetections]:
+    """Detect the board in every camera's footage, one process per camera.
+
+    Args:
+        footage: camera name to video file or image folder (see ``find_footage``).
+        workers: parallel processes (default: one per camera, at most the CPU count);
+            1 runs in this process.
+        progress: show one tqdm bar over all frames with rate and ETA.
+    Returns:
+        camera name to BoardDetections, in the order of ``footage``.
+    Raises:
+        BoardNotFoundError: for the first camera (in order) with too few views, naming the
+            other failing cameras too.
+    """
+    totals = {cam: -(-count_frames(p) // step) for cam, p in footage.items()}
+    workers = min(len(footage), workers or os.cpu_count() or 1)
+    bar = tqdm(total=sum(totals.values()), desc="board detection", unit="frame",
+               disable=not progress)
+    try:
+        if workers <= 1:
+            outcomes = {cam: _scan(Path(p), board, cam, step, bar.update)
+                        for cam, p in footage.items()}
+        else:
+            outcomes = _scan_in_pool(footage, board, step, workers, bar)
+    finally:
+        bar.close()
+    return _collect(outcomes, board, min_views)
+
+
+def _collect(outcomes: dict[str, _Outcome], board: Board, min_views: int
+             ) -> dict[str, BoardDetections]:
+    failed = [cam for cam, o in outcomes.items()
+              if o.error is not None or len(o.detections.frames) < min_views]
+    if failed:
+        first = outcomes[failed[0]]
+        n = len(first.detections.frames)
+        detail = first.error[2] if first.error else (
+            f"the camera needs at least {min_views} views; " + first.log.summary(board))
+        if len(failed) > 1:
+            detail += f" (cameras {', '.join(failed[1:])} have too few views too)"
+        raise BoardNotFoundError(failed[0], n, first.n_read, detail)
+    return {cam: o.detections for cam, o in outcomes.items()}
+
+
+def _scan_in_pool(footage: dict[str, Path], board: Board, step: int, workers: int,
+                  bar: tqdm) -> dict[str, _Outcome]:
+    context = mp.get_context("spawn")
+    ticks = context.Queue()
+    outcomes: dict[str, _Outcome] = {}
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(ticks,)) as pool:
+        pending: dict[Future, str] = {
+            pool.submit(_scan_worker, str(p), board, cam, step): cam for cam, p in footage.items()}
+        while pending:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(ticks, bar)
+            for future in done:
+                outcomes[pending.pop(future)] = future.result()
+        _drain(ticks, bar)
+    return {cam: outcomes[cam] for cam in footage}
+
+
+_TICKS: Any = None
+
+
+def _init_worker(ticks: Any) -> None:
+    global _TICKS
+    _TICKS = ticks
+    cv2.setNumThreads(1)
+
+
+def _scan_worker(path: str, board: Board, camera: str, step: int) -> _Outcome:
+    outcome = _scan(Path(path), board, camera, step, _TICKS.put)
+    outcome.log.release_images()
+    return outcome
+
+
+def _drain(ticks: Any, bar: tqdm) -> None:
+    while True:
+        try:
+            bar.update(ticks.get_nowait())
+        except queue_module.Empty:
+            return

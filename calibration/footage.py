@@ -1,0 +1,163 @@
+"""Calibration footage: one video or one image folder per camera, read as a stream of frames.
+
+A session's ``calibration/`` folder holds ``<camera>.mp4|.avi|.mov|.mkv`` videos or
+``<camera>/*.jpg|*.png`` image folders; camera names are the file stems / folder names.
+Frames are decoded one at a time, so memory does not grow with the length of a take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.errors import FootageError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_LAYOUT = ("expected calibration/<camera>.mp4 (or .avi, .mov, .mkv) videos or "
+           "calibration/<camera>/ folders of .jpg/.png images")
+
+
+def find_footage(folder: str | Path) -> dict[str, Path]:
+    """Map camera name to its video file or image folder in ``folder``, sorted by name.
+
+    Raises:
+        FootageError: the folder is missing or holds no footage; a camera has both a video and
+            an image folder; a camera folder exists but holds no images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FootageError(f"{folder}: calibration folder not found; {_LAYOUT}")
+    found: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
+            camera = entry.stem
+        elif entry.is_dir() and _is_camera_folder(entry):
+            camera = entry.name
+        else:
+            continue
+        if camera in found:
+            raise FootageError(f"camera {camera} has two sources of footage, {found[camera]} and "
+                               f"{entry}; keep only one")
+        found[camera] = entry
+    if not found:
+        raise FootageError(f"{folder}: no calibration footage found; {_LAYOUT}")
+    return dict(sorted(found.items()))
+
+
+def _is_camera_folder(folder: Path) -> bool:
+    """True if ``folder`` holds images; FootageError if it is empty (a camera with no photos)."""
+    files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if not files:
+        raise FootageError(f"{folder}: camera folder is empty; put the camera's board photos "
+                           f"(.jpg/.png) in it or remove it")
+    return any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in files)
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The .jpg/.png files of an image folder in name order; FootageError if there are none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(".")
+                   and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FootageError(f"{folder}: no .jpg or .png images in this camera folder; add the "
+                           "camera's board photos or remove the folder")
+    return files
+
+
+def count_frames(path: str | Path) -> int:
+    """Number of frames in a video (as its header says) or images in a folder."""
+    path = Path(path)
+    if path.is_dir():
+        return len(image_files(path))
+    capture = _open_video(path)
+    try:
+        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    finally:
+        capture.release()
+
+
+def iter_frames(path: str | Path, step: int = 1) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    """Stream (frame index, grey image (H, W) uint8) of every ``step``-th frame.
+
+    Args:
+        path: a video file or an image folder (images in name order; index = position).
+        step: keep frames 0, step, 2 step, ...
+    Raises:
+        FootageError: unreadable or empty video; empty image folder; unreadable image; images
+            of different sizes in one folder (naming both files and sizes).
+    """
+    if step < 1:
+        raise FootageError(f"{path}: frame step must be >= 1, got {step}")
+    path = Path(path)
+    if path.is_dir():
+        yield from _iter_images(path, step)
+    else:
+        yield from _iter_video(path, step)
+
+
+def _open_video(path: Path) -> cv2.VideoCapture:
+    if not path.is_file():
+        raise FootageError(f"{path}: video not found; {_LAYOUT}")
+    if path.stat().st_size == 0:
+        raise FootageError(f"{path}: the video file is empty (0 bytes); record or copy it again")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise FootageError(f"{path}: OpenCV cannot open this video; re-encode it as H.264 MP4 "
+                           "(e.g. ffmpeg -i in -c:v libx264 -crf 12 out.mp4) or export images")
+    return capture
+
+
+def _iter_video(path: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    capture = _open_video(path)
+    try:
+        index = 0
+        while True:
+            if index % step == 0:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                yield index, _to_gray(frame)
+            elif not capture.grab():
+                break
+            index += 1
+    finally:
+        capture.release()
+    if index == 0:
+        raise FootageError(f"{path}: no frame could be decoded (empty or corrupt video); "
+                           "re-encode it as H.264 MP4 or export images")
+
+
+def _iter_images(folder: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    first: tuple[Path, tuple[int, int]] | None = None
+    for index, file in enumerate(image_files(folder)):
+        if index % step:
+            continue
+        image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise FootageError(f"{file}: cannot be read as an image; replace or remove it")
+        size = (image.shape[1], image.shape[0])
+        if first is None:
+            first = (file, size)
+        elif size != first[1]:
+            raise FootageError(f"{folder}: images of different sizes in one camera folder: "
+                               f"{first[0].name} is {first[1][0]}x{first[1][1]} but {file.name} "
+                               f"is {size[0]}x{size[1]}; one folder must hold one camera's "
+                               "photos at one resolution")
+        yield index, image
+
+
+def _to_gray(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if frame.ndim == 2:
+        return frame
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
