@@ -84,9 +84,11 @@ class Board:
                              f"got {self.type!r}")
         cols, rows = (int(v) for v in self.squares)
         object.__setattr__(self, "squares", (cols, rows))
-        if cols < 3 or rows < 3:
-            raise BoardError(f"{where}: squares = [{cols}, {rows}] is too small; a board needs "
-                             "at least 3 columns and 3 rows of squares (squares, not corners)")
+        least = 4 if self.type == "checkerboard" else 3
+        if min(cols, rows) < least or (cols - 1) * (rows - 1) < 6:
+            raise BoardError(f"{where}: squares = [{cols}, {rows}] is too small; a {self.type} "
+                             f"needs at least {least} columns and {least} rows of squares "
+                             "(squares, not inner corners) and 6 inner corners")
         if not (math.isfinite(self.square_size) and self.square_size > 0):
             raise BoardError(f"{where}: square_size must be > 0 metres, got {self.square_size}")
         if self.type == "charuco":

@@ -154,7 +154,7 @@ def _checker_cause(board: Board, log: FailureLog) -> str | None:
     variants = [(dataclasses.replace(board, inverted=not board.inverted),
                  f"inverted = {str(not board.inverted).lower()}")]
     for dc in (-1, 1):
-        if min(cols + dc, rows + dc) >= 3:
+        if min(cols + dc, rows + dc) >= 4:
             variants.append((dataclasses.replace(board, squares=(cols + dc, rows + dc)),
                              f"squares = [{cols + dc}, {rows + dc}] (count squares, not inner "
                              "corners)"))
