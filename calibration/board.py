@@ -116,13 +116,15 @@ class Board:
     def charuco(cls, squares: tuple[int, int], square_size: float, marker_size: float,
                 dictionary: str = "DICT_4X4_50", **kwargs: Any) -> Board:
         """A ChArUco board; ``kwargs``: legacy_pattern, inverted, double_sided, source."""
-        return cls("charuco", tuple(squares), float(square_size), float(marker_size),
+        return cls("charuco", (int(squares[0]), int(squares[1])), float(square_size),
+                   float(marker_size),
                    dictionary, **kwargs)
 
     @classmethod
     def checkerboard(cls, squares: tuple[int, int], square_size: float, **kwargs: Any) -> Board:
         """A plain checkerboard of ``squares`` = (columns, rows) squares."""
-        return cls("checkerboard", tuple(squares), float(square_size), **kwargs)
+        return cls("checkerboard", (int(squares[0]), int(squares[1])), float(square_size),
+                   **kwargs)
 
     @classmethod
     def from_table(cls, table: dict[str, Any], where: str = "board.toml") -> Board:
@@ -187,14 +189,14 @@ class Board:
         pps = int(px_per_square)
         cols, rows = self.squares
         if self.type == "charuco":
-            img = self.cv2_board().generateImage((cols * pps, rows * pps), marginSize=0,
-                                                 borderBits=1)
+            img = np.asarray(self.cv2_board().generateImage((cols * pps, rows * pps),
+                                                            marginSize=0, borderBits=1), np.uint8)
         else:
             r, c = np.divmod(np.arange(rows * cols), cols)
             cells = np.where((r + c) % 2 == 0, 0, 255).astype(np.uint8).reshape(rows, cols)
             img = np.kron(cells, np.ones((pps, pps), np.uint8))
         invert = self.inverted if inverted is None else inverted
-        return (255 - img) if invert else img
+        return (255 - img).astype(np.uint8) if invert else img
 
     def describe(self) -> str:
         """A short human description, e.g. ``ChArUco 4x5 squares, DICT_4X4_1000``."""

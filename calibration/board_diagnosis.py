@@ -130,7 +130,7 @@ def _family(name: str) -> str:
 
 
 def _charuco_layout(board: Board, frames: list[NDArray[np.uint8]]) -> str | None:
-    from calibration.detection import charuco_corners     # detection imports this module
+    from calibration.detection import charuco_corners  # detection imports this module
 
     cols, rows = board.squares
     images = [_positive(g, board.inverted) for g in frames]
@@ -147,7 +147,7 @@ def _charuco_layout(board: Board, frames: list[NDArray[np.uint8]]) -> str | None
 
 
 def _checker_cause(board: Board, log: FailureLog) -> str | None:
-    from calibration.detection import find_board          # detection imports this module
+    from calibration.detection import find_board  # detection imports this module
 
     frames = (log.samples[0] + log.samples[1])[:2]
     cols, rows = board.squares
@@ -155,9 +155,8 @@ def _checker_cause(board: Board, log: FailureLog) -> str | None:
                  f"inverted = {str(not board.inverted).lower()}")]
     for dc in (-1, 1):
         if min(cols + dc, rows + dc) >= 4:
-            variants.append((dataclasses.replace(board, squares=(cols + dc, rows + dc)),
-                             f"squares = [{cols + dc}, {rows + dc}] (count squares, not inner "
-                             "corners)"))
+            fix = f"squares = [{cols + dc}, {rows + dc}] (count squares, not inner corners)"
+            variants.append((dataclasses.replace(board, squares=(cols + dc, rows + dc)), fix))
     for variant, fix in variants:
         if any(find_board(g, variant).xy is not None for g in frames):
             return f"a board is found with {fix}: set it in {board.source}"

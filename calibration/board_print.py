@@ -38,9 +38,9 @@ def write_printable(board: Board, out_dir: str | Path, dpi: int = 300,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    px_per_square = max(int(round(board.square_size / _INCH * dpi)), 8)
+    px_per_square = max(round(board.square_size / _INCH * dpi), 8)
     px_per_m = px_per_square / board.square_size
-    margin_px = int(round(margin_m * px_per_m))
+    margin_px = round(margin_m * px_per_m)
     front = board.image(px_per_square)
     sides = {"": front, "back_": front[:, ::-1]} if board.double_sided else {"": front}
     written: dict[str, Path] = {}
@@ -58,7 +58,7 @@ def png_bytes(image: NDArray[np.uint8], px_per_metre: float) -> bytes:
     """An 8-bit greyscale PNG of ``image`` (H, W) with its resolution in the pHYs chunk."""
     h, w = image.shape
     rows = np.hstack([np.zeros((h, 1), np.uint8), np.ascontiguousarray(image, np.uint8)])
-    ppm = int(round(px_per_metre))
+    ppm = int(np.rint(px_per_metre))
     return (b"\x89PNG\r\n\x1a\n"
             + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
             + _png_chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1))

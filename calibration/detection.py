@@ -73,7 +73,7 @@ def detect_corners(gray: NDArray[np.uint8], board: Board) -> tuple[FloatArray, b
 def find_board(gray: NDArray[np.uint8], board: Board) -> FrameResult:
     """:func:`detect_corners` plus the marker ids seen (used to diagnose failures)."""
     if gray.ndim == 3:
-        gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)
+        gray = np.asarray(cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY), np.uint8)
     image = np.ascontiguousarray(255 - gray if board.inverted else gray)
     if board.type == "checkerboard":
         return FrameResult(_checkerboard(image, board))
@@ -228,9 +228,12 @@ class _Outcome:
 def _scan(path: Path, board: Board, camera: str, step: int, progress: Progress) -> _Outcome:
     """Detect over all frames; when no frame shows the board, diagnose why."""
     total = -(-count_frames(path) // step)
-    bar = tqdm(total=total, desc=camera, unit="frame", disable=progress is not True,
-               leave=False) if not callable(progress) else None
-    tick = progress if callable(progress) else bar.update
+    bar: tqdm | None = None
+    if callable(progress):
+        tick = progress
+    else:
+        bar = tqdm(total=total, desc=camera, unit="frame", disable=not progress, leave=False)
+        tick = bar.update
     frames, xys, mirrored, log = [], [], [], FailureLog()
     size, last = (0, 0), -1
     try:

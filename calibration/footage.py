@@ -125,7 +125,7 @@ def _iter_video(path: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]
                 ok, frame = capture.read()
                 if not ok:
                     break
-                yield index, _to_gray(frame)
+                yield index, _to_gray(np.asarray(frame, np.uint8))
             elif not capture.grab():
                 break
             index += 1
@@ -141,9 +141,10 @@ def _iter_images(folder: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint
     for index, file in enumerate(image_files(folder)):
         if index % step:
             continue
-        image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
-        if image is None:
+        read = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        if read is None:
             raise FootageError(f"{file}: cannot be read as an image; replace or remove it")
+        image = np.asarray(read, np.uint8)
         size = (image.shape[1], image.shape[0])
         if first is None:
             first = (file, size)
@@ -158,6 +159,5 @@ def _iter_images(folder: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint
 def _to_gray(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if frame.ndim == 2:
         return frame
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    code = cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return np.asarray(cv2.cvtColor(frame, code), np.uint8)

@@ -61,9 +61,10 @@ def refine_corners(gray: NDArray[np.uint8], xy: FloatArray, board_xy: FloatArray
         than max(2 px, a tenth of a square), or the corner is too close to the image border
         for a window (windows shrink near the border).
     """
-    H, _ = cv2.findHomography(board_xy, xy, 0)
-    if H is None:
+    found_h, _ = cv2.findHomography(board_xy, xy, 0)
+    if found_h is None:
         return np.full_like(xy, np.nan)
+    H = np.asarray(found_h, np.float64)
     J = homography_jacobians(H, board_xy)                                    # (N, 2, 2)
     px_per_m = np.linalg.svd(J, compute_uv=False)[:, -1]                     # (N,) worst side
     sigma = float(np.clip(0.25 * np.median(px_per_m) * window_m, 0.7, 2.0))
@@ -77,7 +78,8 @@ def refine_corners(gray: NDArray[np.uint8], xy: FloatArray, board_xy: FloatArray
     reach = np.abs(axes).sum(axis=2).max(axis=0) + 3 * sigma + 2             # (2,) px
     x0, y0 = np.maximum(np.floor(xy.min(axis=0) - reach), 0).astype(int)
     x1, y1 = np.ceil(xy.max(axis=0) + reach).astype(int) + 1
-    patch = cv2.GaussianBlur(gray[y0:y1, x0:x1].astype(np.float32), (0, 0), sigma)
+    patch = np.asarray(cv2.GaussianBlur(gray[y0:y1, x0:x1].astype(np.float32), (0, 0), sigma),
+                       np.float32)
     found, ok = _saddles(patch, xy - [x0, y0], axes)
     found += [x0, y0]
     max_shift = np.maximum(2.0, 0.1 * px_per_m * square_m)

@@ -42,9 +42,9 @@ class BoardTexture:
     def of(cls, board: Board, px_per_square: int = 96, margin_squares: float = 0.5
            ) -> BoardTexture:
         """The texture of ``board`` with ``margin_squares`` of paper around the squares."""
-        m = int(round(margin_squares * px_per_square))
+        m = round(margin_squares * px_per_square)
         img = board.image(px_per_square, inverted=False).astype(np.float32)
-        img = cv2.copyMakeBorder(img, m, m, m, m, cv2.BORDER_CONSTANT, value=255.0)
+        img = np.pad(img, m, constant_values=255.0)
         if board.inverted:
             img = 255.0 - img
         img = _BLACK + (_WHITE - _BLACK) * img / 255.0
@@ -150,7 +150,7 @@ def render_view(camera: Camera, board: Board, pose: FloatArray,
         ramp = ((xx - w / 2) * np.cos(a) + (yy - h / 2) * np.sin(a)) / (0.5 * np.hypot(w, h))
         img *= 1.0 + uneven_light * ramp
     if blur > 0:
-        img = cv2.GaussianBlur(img, (0, 0), blur)
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), blur), np.float32)
     if noise > 0:
         img += rng.normal(0.0, noise, img.shape).astype(np.float32)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
@@ -189,7 +189,7 @@ def render_session(rig: CameraRig, board: Board, n_frames: int, out_dir: str | P
         background = random_background(camera.size, rng)
         path = out / f"{camera.name}.mp4"
         tmp = out / f".{camera.name}.tmp.mp4"
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, camera.size,
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), fps, camera.size,
                                  isColor=False)
         if not writer.isOpened():
             raise RuntimeError(f"OpenCV cannot write {codec} video to {tmp}")
@@ -278,8 +278,8 @@ def _draw_hand(img: NDArray[np.float32], camera: Camera, board: Board, pose: Flo
     radius = 0.18 * np.linalg.norm(corners[1] - corners[0])
     mask = np.zeros(img.shape, np.uint8)
     axes = (max(int(radius), 2), max(int(radius * rng.uniform(0.5, 0.9)), 2))
-    cv2.ellipse(mask, tuple(int(v) for v in centre), axes, rng.uniform(0, 180), 0, 360, 255,
-                -1, cv2.LINE_AA)
+    cv2.ellipse(mask, (int(centre[0]), int(centre[1])), axes, rng.uniform(0, 180), 0, 360,
+                (255,), -1, cv2.LINE_AA)
     alpha = mask.astype(np.float32) / 255.0
     img *= 1.0 - alpha
     img += alpha * rng.uniform(110, 170)

@@ -60,8 +60,8 @@ def test_load_and_write_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    (CHARUCO_TOML + "dictonary_size = 3\n", r"unknown key 'dictonary_size'; did you mean "
-                                            r"'dictionary'"),
+    (CHARUCO_TOML + "dictonary_size = 3\n", (r"unknown key 'dictonary_size'; did you mean "
+                                            r"'dictionary'")),
     (CHARUCO_TOML + "invert = true\n", r"unknown key 'invert'; did you mean 'inverted'"),
     (CHARUCO_TOML.replace("[5, 7]", "[5]"), r"'squares' must be \[columns, rows\]"),
     (CHARUCO_TOML.replace("[5, 7]", '"5x7"'), r"'squares' must be \[columns, rows\]"),
@@ -70,16 +70,16 @@ def test_load_and_write_round_trip(tmp_path):
     (CHARUCO_TOML.replace("0.04", "40"), r"'square_size' = 40 looks like millimetres"),
     (CHARUCO_TOML.replace("marker_size = 0.03\n", ""), r"missing key 'marker_size'"),
     (CHARUCO_TOML.replace('type = "charuco"\n', ""), r"no 'type' key"),
-    (CHARUCO_TOML.replace("0.03", "0.05"), r"marker_size \(0.05 m\) must be > 0 and smaller "
-                                           r"than square_size"),
-    (CHARUCO_TOML.replace("DICT_5X5_100", "DICT_5x5_100"), r"unknown ArUco dictionary "
+    (CHARUCO_TOML.replace("0.03", "0.05"), (r"marker_size \(0.05 m\) must be > 0 and smaller "
+                                           r"than square_size")),
+    (CHARUCO_TOML.replace("DICT_5X5_100", "DICT_5x5_100"), (r"unknown ArUco dictionary "
                                                            r"'DICT_5x5_100'; did you mean "
-                                                           r"DICT_5X5_100"),
-    (CHARUCO_TOML.replace("[5, 7]", "[20, 20]"), r"needs 200 markers but DICT_5X5_100 has "
-                                                 r"only 100"),
+                                                           r"DICT_5X5_100")),
+    (CHARUCO_TOML.replace("[5, 7]", "[20, 20]"), (r"needs 200 markers but DICT_5X5_100 has "
+                                                 r"only 100")),
     (CHARUCO_TOML.replace("[5, 7]", "[2, 7]"), r"too small"),
-    (CHARUCO_TOML.replace("[5, 7]", "[3, 3]"), r"squares = \[3, 3\] is too small; a charuco "
-                                               r"needs .* and 6 inner corners"),
+    (CHARUCO_TOML.replace("[5, 7]", "[3, 3]"), (r"squares = \[3, 3\] is too small; a charuco "
+                                               r"needs .* and 6 inner corners")),
     ('type = "checkerboard"\nsquares = [3, 8]\nsquare_size = 0.06\n', r"at least 4 columns"),
     ('type = "checkerboard"\nsquares = [5, 8]\nsquare_size = 0.06\ndouble_sided = true\n',
      r"double_sided applies to ChArUco boards only"),
@@ -150,7 +150,7 @@ def test_printable_pdf_has_exact_physical_size(tmp_path):
     box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", objects[3]).group(1).split()]
     points = 72 / 0.0254
     np.testing.assert_allclose(box, [0, 0, 0.22 * points, 0.30 * points], atol=1e-3)
-    draw = re.search(rb"stream\n(.*)endstream", objects[5], re.S).group(1).split()
+    draw = re.search(rb"stream\n(.*)endstream", objects[5], re.DOTALL).group(1).split()
     np.testing.assert_allclose([float(v) for v in draw[1:7]],
                                [0.2 * points, 0, 0, 0.28 * points, 0.01 * points,
                                 0.01 * points], atol=1e-3)

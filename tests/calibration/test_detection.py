@@ -14,8 +14,13 @@ from calibration.camera import Camera
 from calibration.detection import _spread, detect_all, detect_corners, detect_footage
 from calibration.errors import BoardNotFoundError, FootageError
 from calibration.footage import find_footage
-from mocap.synthetic.board_views import (BoardTexture, board_trajectory, random_background,
-                                         render_view, true_corners)
+from mocap.synthetic.board_views import (
+    BoardTexture,
+    board_trajectory,
+    random_background,
+    render_view,
+    true_corners,
+)
 from mocap.synthetic.studio import look_at, ring_rig
 
 BOARD = Board.charuco((5, 7), 0.08, 0.06, "DICT_4X4_50")
@@ -238,17 +243,17 @@ def test_detect_footage_video_and_image_folder(board_video, tmp_path, capsys):
 
 @pytest.mark.parametrize("wrong, message", [
     (dataclasses.replace(BOARD, dictionary="DICT_6X6_50"),
-     r"0 frames showed ArUco markers but no board; markers of the DICT_4X4 family were found "
-     r"\(ids up to 1\d\), not of DICT_6X6_50: set dictionary"),
+     (r"0 frames showed ArUco markers but no board; markers of the DICT_4X4 family were found "
+     r"\(ids up to 1\d\), not of DICT_6X6_50: set dictionary")),
     (dataclasses.replace(BOARD, squares=(4, 5)),
-     r"5 frames showed ArUco markers but no board; markers with ids up to 1\d were seen, but a "
-     r"4x5 board uses ids 0-9: squares or dictionary in .*board.toml do not match"),
+     (r"5 frames showed ArUco markers but no board; markers with ids up to 1\d were seen, but a "
+     r"4x5 board uses ids 0-9: squares or dictionary in .*board.toml do not match")),
     (dataclasses.replace(BOARD, inverted=True),
-     r"0 frames showed ArUco markers but no board; the markers are found only in the inverted "
-     r"image: set inverted = false in"),
+     (r"0 frames showed ArUco markers but no board; the markers are found only in the inverted "
+     r"image: set inverted = false in")),
     (dataclasses.replace(BOARD, squares=(7, 5)),
-     r"5 frames showed ArUco markers but no board; the board is found with squares = \[5, 7\]: "
-     r"set it in session/calibration/board.toml"),
+     (r"5 frames showed ArUco markers but no board; the board is found with squares = \[5, 7\]: "
+     r"set it in session/calibration/board.toml")),
 ])
 def test_wrong_board_definition_is_diagnosed(board_video, wrong, message):
     wrong = dataclasses.replace(wrong, source="session/calibration/board.toml")

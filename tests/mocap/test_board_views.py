@@ -8,8 +8,13 @@ import pytest
 
 from calibration.board import Board
 from calibration.camera import Camera
-from mocap.synthetic.board_views import (BoardTexture, board_trajectory, render_session,
-                                         render_view, true_corners)
+from mocap.synthetic.board_views import (
+    BoardTexture,
+    board_trajectory,
+    render_session,
+    render_view,
+    true_corners,
+)
 from mocap.synthetic.studio import look_at, ring_rig
 
 BOARD = Board.charuco((5, 7), 0.08, 0.06, "DICT_4X4_50")
@@ -77,7 +82,7 @@ def test_edges_land_exactly_where_the_geometry_puts_them():
     image = render_view(camera, board, pose, blur=0, noise=0, uneven_light=0,
                         supersample=8).astype(float)
     edge = camera.project(pose[:3, :3] @ [0.1, 0.05, 0.0] + pose[:3, 3])   # board x = 0.1
-    row = int(round(edge[1]))
+    row = int(np.rint(edge[1]))
     dark, light = image[row, int(edge[0]) - 8], image[row, int(edge[0]) + 8]
     col = int(np.floor(edge[0] + 0.5))                        # pixel holding the edge
     cover = (image[row, col] - light) / (dark - light)        # dark fraction of that pixel
