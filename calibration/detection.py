@@ -27,17 +27,16 @@ from tqdm import tqdm
 
 from calibration.board import Board, aruco_dictionary
 from calibration.board_diagnosis import FailureLog, diagnose
+from calibration.checkerboard import find_checkerboard, spans_plane
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError
-from calibration.footage import count_frames, iter_frames
+from calibration.footage import FrameStream, count_frames
 from calibration.subpixel import refine_corners
 
 FloatArray = NDArray[np.float64]
 Progress = bool | Callable[[int], Any]
 
 MIN_CHARUCO_CORNERS = 6        # fewer corners give no usable pose
-_CHECKER_MAX_SIDE = 1000       # checkerboards are searched on a copy at most this large, px
-_MIN_SPREAD = 0.2              # corners must spread this many squares off any one line
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def detect_corners(gray: NDArray[np.uint8], board: Board) -> tuple[FloatArray, b
     Returns:
         ((K, 2) subpixel corner positions, NaN where unseen, ids as in
         ``board.object_points``; mirrored) or None when too few corners were found
-        (fewer than 6 for ChArUco, or all on one line; the whole grid for a checkerboard).
+        (fewer than 6 corners, fewer than half of a checkerboard's, or all on one line).
     """
     found = find_board(gray, board)
     return None if found.xy is None else (found.xy, found.mirrored)
@@ -76,7 +75,7 @@ def find_board(gray: NDArray[np.uint8], board: Board) -> FrameResult:
         gray = np.asarray(cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY), np.uint8)
     image = np.ascontiguousarray(255 - gray if board.inverted else gray)
     if board.type == "checkerboard":
-        return FrameResult(_checkerboard(image, board))
+        return FrameResult(find_checkerboard(image, board, MIN_CHARUCO_CORNERS))
     xy, markers = charuco_corners(image, board)
     if xy is None and board.double_sided:
         back, _ = charuco_corners(np.ascontiguousarray(image[:, ::-1]), board)
@@ -101,12 +100,12 @@ def charuco_corners(image: NDArray[np.uint8], board: Board, legacy: bool | None 
         return None, markers
     ids = ids.ravel()
     board_xy = board.object_points[ids, :2]
-    if not _spread(board_xy, board.square_size):
+    if not spans_plane(board_xy, board.square_size):
         return None, markers
     xy = refine_corners(image, corners[:, 0].astype(float), board_xy, _charuco_window(board),
                         board.square_size)
     keep = np.isfinite(xy[:, 0])
-    if keep.sum() < MIN_CHARUCO_CORNERS or not _spread(board_xy[keep], board.square_size):
+    if keep.sum() < MIN_CHARUCO_CORNERS or not spans_plane(board_xy[keep], board.square_size):
         return None, markers
     out = np.full((board.n_corners, 2), np.nan)
     out[ids[keep]] = xy[keep]
@@ -130,64 +129,6 @@ def _charuco_window(board: Board) -> float:
     return 0.8 * symmetric
 
 
-def _spread(board_xy: FloatArray, square: float) -> bool:
-    """True when the points (N, 2) do not all lie near one line."""
-    centred = board_xy - board_xy.mean(axis=0)
-    return np.linalg.svd(centred, compute_uv=False)[-1] / np.sqrt(len(board_xy)) \
-        > _MIN_SPREAD * square
-
-
-def _checkerboard(image: NDArray[np.uint8], board: Board) -> FloatArray | None:
-    """(K, 2) refined corners of a plain checkerboard in board order, or None."""
-    h, w = image.shape
-    scale = min(1.0, _CHECKER_MAX_SIDE / max(h, w))
-    small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale,
-                                                  interpolation=cv2.INTER_AREA)
-    flags = cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE
-    found, corners = cv2.findChessboardCornersSB(small, board.corner_grid, flags=flags)
-    if not found:
-        return None
-    xy = (corners[:, 0].astype(float) + 0.5) / scale - 0.5                  # full-res pixels
-    xy = _checker_order(image, xy, board)
-    xy = refine_corners(image, xy, board.object_points[:, :2], 0.25 * board.square_size,
-                        board.square_size)
-    keep = np.isfinite(xy[:, 0])
-    if keep.sum() < max(MIN_CHARUCO_CORNERS, board.n_corners // 2) \
-            or not _spread(board.object_points[keep, :2], board.square_size):
-        return None
-    return xy
-
-
-def _checker_order(image: NDArray[np.uint8], xy: FloatArray, board: Board) -> FloatArray:
-    """Reorder OpenCV's corners (K, 2) to the board's ids: the board must appear with its
-    front towards the camera (not mirrored), and its first square must be dark — which fixes
-    the half turn when columns + rows is odd (otherwise the board is symmetric and corner 0
-    is taken as the one nearer the image's top-left)."""
-    nx, ny = board.corner_grid
-    grid = xy.reshape(ny, nx, 2)
-    a, b = grid[0, -1] - grid[0, 0], grid[-1, 0] - grid[0, 0]
-    if a[0] * b[1] - a[1] * b[0] < 0:                                       # mirrored order
-        grid = grid[:, ::-1]
-    cols, rows = board.squares
-    if (cols + rows) % 2 == 0:
-        if grid[-1, -1].sum() < grid[0, 0].sum():
-            grid = grid[::-1, ::-1]
-        return grid.reshape(-1, 2)
-    H, _ = cv2.findHomography(board.object_points[:, :2], grid.reshape(-1, 2), 0)
-    r, c = np.divmod(np.arange(rows * cols), cols)
-    centres = np.c_[(c + 0.5) * board.square_size, (r + 0.5) * board.square_size, np.ones(r.size)]
-    uv = centres @ H.T
-    uv = np.rint(uv[:, :2] / uv[:, 2:]).astype(int)
-    inside = (uv >= 0).all(axis=1) & (uv[:, 0] < image.shape[1]) & (uv[:, 1] < image.shape[0])
-    smooth = cv2.blur(image, (5, 5))
-    values = smooth[uv[inside, 1], uv[inside, 0]].astype(float)
-    dark_first = (r + c)[inside] % 2 == 0
-    if values[dark_first].mean() > values[~dark_first].mean():
-        grid = grid[::-1, ::-1]
-    return grid.reshape(-1, 2)
-
-
-# --- footage ------------------------------------------------------------------------------------
 def detect_footage(path: str | Path, board: Board, camera: str | None = None, *, step: int = 1,
                    progress: Progress = True, min_views: int = 1) -> BoardDetections:
     """Detect the board in every ``step``-th frame of one camera's video or image folder.
@@ -205,7 +146,7 @@ def detect_footage(path: str | Path, board: Board, camera: str | None = None, *,
         FootageError: unreadable, empty or inconsistent footage.
     """
     path = Path(path)
-    camera = camera or path.stem
+    camera = camera or (path.name if path.is_dir() else path.stem)
     outcome = _scan(path, board, camera, step, progress)
     if outcome.error is not None:
         raise BoardNotFoundError(camera, *outcome.error)
@@ -235,10 +176,10 @@ def _scan(path: Path, board: Board, camera: str, step: int, progress: Progress) 
         bar = tqdm(total=total, desc=camera, unit="frame", disable=not progress, leave=False)
         tick = bar.update
     frames, xys, mirrored, log = [], [], [], FailureLog()
-    size, last = (0, 0), -1
+    size, stream = (0, 0), FrameStream(path, step)
     try:
-        for index, gray in iter_frames(path, step):
-            size, last = (gray.shape[1], gray.shape[0]), index
+        for index, gray in stream:
+            size = (gray.shape[1], gray.shape[0])
             found = find_board(gray, board)
             if found.xy is not None:
                 frames.append(index)
@@ -252,8 +193,8 @@ def _scan(path: Path, board: Board, camera: str, step: int, progress: Progress) 
             bar.close()
     n_read = len(frames) + log.n_failed
     xy = np.stack(xys) if xys else np.zeros((0, board.n_corners, 2))
-    detections = BoardDetections(camera, size, np.asarray(frames, np.int64), xy, last + 1,
-                                 np.asarray(mirrored, bool))
+    detections = BoardDetections(camera, size, np.asarray(frames, np.int64), xy,
+                                 stream.n_frames, np.asarray(mirrored, bool))
     error = None if frames else (0, n_read, diagnose(board, log))
     return _Outcome(detections, n_read, log, error)
 

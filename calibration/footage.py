@@ -94,13 +94,24 @@ def iter_frames(path: str | Path, step: int = 1) -> Iterator[tuple[int, NDArray[
         FootageError: unreadable or empty video; empty image folder; unreadable image; images
             of different sizes in one folder (naming both files and sizes).
     """
-    if step < 1:
-        raise FootageError(f"{path}: frame step must be >= 1, got {step}")
-    path = Path(path)
-    if path.is_dir():
-        yield from _iter_images(path, step)
-    else:
-        yield from _iter_video(path, step)
+    yield from FrameStream(path, step)
+
+
+class FrameStream:
+    """The frames of one camera's footage, decoded one at a time as (index, (H, W) uint8).
+
+    After a full pass, ``n_frames`` is the number of frames in the footage, skipped ones
+    included (frame indices are below it).
+    """
+
+    def __init__(self, path: str | Path, step: int = 1) -> None:
+        if step < 1:
+            raise FootageError(f"{path}: frame step must be >= 1, got {step}")
+        self.path, self.step, self.n_frames = Path(path), step, 0
+
+    def __iter__(self) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+        source = _iter_images if self.path.is_dir() else _iter_video
+        yield from source(self.path, self.step, self)
 
 
 def _open_video(path: Path) -> cv2.VideoCapture:
@@ -116,7 +127,8 @@ def _open_video(path: Path) -> cv2.VideoCapture:
     return capture
 
 
-def _iter_video(path: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+def _iter_video(path: Path, step: int, stream: FrameStream
+                ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
     capture = _open_video(path)
     try:
         index = 0
@@ -131,14 +143,18 @@ def _iter_video(path: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]
             index += 1
     finally:
         capture.release()
+    stream.n_frames = index
     if index == 0:
         raise FootageError(f"{path}: no frame could be decoded (empty or corrupt video); "
                            "re-encode it as H.264 MP4 or export images")
 
 
-def _iter_images(folder: Path, step: int) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+def _iter_images(folder: Path, step: int, stream: FrameStream
+                 ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
     first: tuple[Path, tuple[int, int]] | None = None
-    for index, file in enumerate(image_files(folder)):
+    files = image_files(folder)
+    stream.n_frames = len(files)
+    for index, file in enumerate(files):
         if index % step:
             continue
         read = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)

@@ -11,7 +11,8 @@ import pytest
 
 from calibration.board import Board, board_from_caliscope
 from calibration.camera import Camera
-from calibration.detection import _spread, detect_all, detect_corners, detect_footage
+from calibration.checkerboard import spans_plane
+from calibration.detection import detect_all, detect_corners, detect_footage
 from calibration.errors import BoardNotFoundError, FootageError
 from calibration.footage import find_footage
 from mocap.synthetic.board_views import (
@@ -133,6 +134,22 @@ def test_checkerboard_corner_ids_follow_the_board_whatever_its_roll(roll):
     assert np.sqrt((err**2).sum(1).mean()) < 0.1
 
 
+@pytest.mark.parametrize("declared", [(4, 4), (4, 7), (5, 8), (6, 9)])
+def test_part_of_a_larger_checkerboard_is_not_taken_for_the_board(declared):
+    """OpenCV finds smaller grids inside a larger board; they must not pass as the board."""
+    printed = Board.checkerboard((6, 9), 0.04)
+    camera, pose = _camera(), _pose(printed, yaw_deg=15, pitch_deg=-10)
+    image = render_view(camera, printed, pose, rng=np.random.default_rng(0))
+    board = Board.checkerboard(declared, 0.04)
+    result = detect_corners(image, board)
+    if declared == printed.squares:
+        err = _errors(result[0], true_corners(camera, printed, pose))
+        assert len(err) == 40 and np.sqrt((err**2).sum(1).mean()) < 0.1
+    else:
+        assert result is None
+        assert detect_corners(image, dataclasses.replace(board, inverted=True)) is None
+
+
 def test_too_few_or_collinear_corners_are_rejected():
     small = Board.charuco((3, 4), 0.1, 0.075, "DICT_4X4_50")         # only 6 corners
     camera, pose = _camera(), _pose(small)
@@ -144,7 +161,7 @@ def test_too_few_or_collinear_corners_are_rejected():
     covered[y0:, x0:] = 128                                           # hide corners 4 and 5
     assert detect_corners(covered, small) is None
     grid = Board.charuco((8, 3), 0.1, 0.075, "DICT_4X4_50").object_points[:, :2]
-    assert not _spread(grid[:7], 0.1) and _spread(grid[[0, 1, 2, 7, 8, 9]], 0.1)
+    assert not spans_plane(grid[:7], 0.1) and spans_plane(grid[[0, 1, 2, 7, 8, 9]], 0.1)
 
 
 # --- real photos and videos ----------------------------------------------------------------------
@@ -236,9 +253,9 @@ def test_detect_footage_video_and_image_folder(board_video, tmp_path, capsys):
     for i in range(5):
         cv2.imwrite(str(folder / f"{i:03d}.png"), capture.read()[1])
     capture.release()
-    from_images = detect_all({"cam_i": folder}, BOARD, workers=1, step=2, progress=False)
-    assert list(from_images["cam_i"].frames) == [0, 2, 4]
-    np.testing.assert_allclose(from_images["cam_i"].xy, det.xy[[0, 2, 4]], atol=1e-9)
+    from_images = detect_all({"cam_i": folder}, BOARD, workers=1, step=3, progress=False)
+    assert list(from_images["cam_i"].frames) == [0, 3] and from_images["cam_i"].n_frames == 5
+    np.testing.assert_allclose(from_images["cam_i"].xy, det.xy[[0, 3]], atol=1e-9)
 
 
 @pytest.mark.parametrize("wrong, message", [

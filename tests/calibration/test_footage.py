@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from calibration.errors import FootageError
-from calibration.footage import count_frames, find_footage, image_files, iter_frames
+from calibration.footage import FrameStream, count_frames, find_footage, image_files, iter_frames
 
 
 def _write_video(path, n_frames, size=(64, 48)):
@@ -119,3 +119,12 @@ def test_missing_video_and_bad_step(tmp_path):
     _write_video(tmp_path / "v.mp4", 2)
     with pytest.raises(FootageError, match=r"frame step must be >= 1"):
         list(iter_frames(tmp_path / "v.mp4", step=0))
+
+
+def test_frame_stream_counts_skipped_frames(tmp_path):
+    _write_video(tmp_path / "cam.mp4", 7)
+    stream = FrameStream(tmp_path / "cam.mp4", step=4)
+    assert [i for i, _ in stream] == [0, 4] and stream.n_frames == 7
+    _write_images(tmp_path / "cam_i", [(40, 30)] * 6)
+    stream = FrameStream(tmp_path / "cam_i", step=4)
+    assert [i for i, _ in stream] == [0, 4] and stream.n_frames == 6
