@@ -56,8 +56,9 @@ def _errors(xy, truth):
 # --- accuracy on rendered views ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def studio_views():
-    """Rendered 1280x720 views of a ChArUco board moving through a 4-camera studio, seen at
-    less than 60 degrees from its normal (grazing views are not expected to be found)."""
+    """Rendered 1280x720 views of a ChArUco board moving through a 4-camera studio (a hand
+    covers part of it in about half the views), seen at less than 60 degrees from its normal
+    (grazing views are not expected to be found)."""
     board = Board.charuco((5, 7), 0.07, 0.052, "DICT_4X4_50")
     rig = ring_rig(4, radius=2.6, size=(1280, 720), seed=5)
     texture = BoardTexture.of(board)
@@ -69,7 +70,8 @@ def studio_views():
             sight = (camera.center - centre) / np.linalg.norm(camera.center - centre)
             if np.isfinite(truth[:, 0]).sum() >= 12 and abs(sight @ pose[:3, 2]) > 0.5:
                 rng = np.random.default_rng([f, len(views)])
-                views.append((render_view(camera, board, pose, texture, rng), truth))
+                views.append((render_view(camera, board, pose, texture, rng, occlusion=0.5),
+                              truth))
     return board, views
 
 
