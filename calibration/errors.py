@@ -21,7 +21,10 @@ class BoardNotFoundError(CalibrationError):
     def __init__(self, camera: str, n_found: int, n_frames: int, detail: str) -> None:
         super().__init__(f"camera {camera}: the board was found in {n_found} of {n_frames} "
                          f"frames; {detail}")
-        self.camera, self.n_found, self.n_frames = camera, n_found, n_frames
+        self.camera, self.n_found, self.n_frames, self.detail = camera, n_found, n_frames, detail
+
+    def __reduce__(self) -> tuple:                # picklable across worker processes
+        return (type(self), (self.camera, self.n_found, self.n_frames, self.detail))
 
 
 class FootageError(CalibrationError):

@@ -21,6 +21,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)                 # mkstemp makes 0600; outputs are shared files
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
