@@ -1,0 +1,294 @@
+"""Board detections of every camera -> a calibrated CameraRig in a Z-up metric world frame.
+
+Steps: per-camera intrinsics (or the given ones), board poses per view, the camera graph and the
+initial poses along its spanning tree, bundle adjustment of the extrinsics, then jointly with the
+intrinsics, a plausibility check, and the world frame from a board lying on the floor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.bundle import BundleResult, bundle_adjust, observations
+from calibration.camera import Camera, CameraRig
+from calibration.detections import BoardDetections
+from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
+from calibration.extrinsics import (
+    MIN_POSE_CORNERS,
+    BoardPoses,
+    board_poses_in_camera,
+    camera_graph,
+    check_connected,
+    initial_board_poses,
+    initial_camera_poses,
+)
+from calibration.intrinsics import (
+    IntrinsicsResult,
+    PlanarBoard,
+    calibrate_intrinsics,
+    data_radius,
+    distortion_is_monotonic,
+    initial_camera,
+    intrinsics_problems,
+)
+from calibration.report import summary
+from calibration.sync import sync_by_timestamps
+from calibration.world_frame import transform_board_poses, world_transform
+
+FloatArray = NDArray[np.float64]
+MIN_VIEWS = 3
+GATE_SIGMA = 5.0        # joint intrinsics farther than this from the camera's own are refused
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """A calibrated rig and how it was obtained.
+
+    Attributes:
+        rig: the cameras in the world frame (Z up, metres); each camera's ``extra["rms"]`` is
+            its reprojection RMS in pixels; ``rig.extra["metadata"]["world_frame"]`` says how
+            the world frame was set.
+        report: per-camera RMS, frames and views used, graph edges, bundle cost, timings.
+        board_poses: the board's pose (board to world) in every frame used.
+        intrinsics: per camera, the single-camera intrinsics step's result.
+        detections: the detections calibrated from (frames in synchronized indices).
+    """
+
+    rig: CameraRig
+    report: dict[str, Any]
+    board_poses: BoardPoses
+    intrinsics: dict[str, IntrinsicsResult] = field(default_factory=dict)
+    detections: dict[str, BoardDetections] = field(default_factory=dict)
+
+
+def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
+              intrinsics: Mapping[str, Camera] | None = None,
+              refine_intrinsics: bool | str = "auto", world_frame: int | str | None = "auto",
+              fisheye: bool = False, frame_times: Mapping[str, FloatArray] | None = None,
+              sync: Any = None, max_views: int = 40) -> CalibrationResult:
+    """Calibrate a rig from board corners seen by its cameras.
+
+    Args:
+        detections: per camera name (rig order), its BoardDetections; ``frames`` are frame
+            indices synchronized across cameras unless ``frame_times`` or ``sync`` say otherwise.
+        board: ``object_points`` (K, 3) metres, z = 0 (``calibration.board.Board``).
+        intrinsics: known intrinsics per camera name (any subset), kept fixed unless
+            ``refine_intrinsics`` is True.
+        refine_intrinsics: "auto" refines the cameras whose intrinsics were solved here; True
+            all; False none.
+        world_frame: "auto" (a board lying on the floor, else the cameras' up), a frame index
+            where the board lies on the floor, or None (the best-linked camera's frame).
+        fisheye: solve intrinsics with OpenCV's fisheye model.
+        frame_times: per camera, (n_frames,) capture times in seconds of each of its frames;
+            frames are then matched by time (``calibration.sync.sync_by_timestamps``).
+        sync: a ``calibration.sync.SyncTable`` matching the cameras' frames (instead of times).
+        max_views: views per camera for the single-camera intrinsics step.
+    Returns:
+        CalibrationResult.
+    Raises:
+        BoardNotFoundError: a camera saw the board in fewer than MIN_VIEWS usable frames.
+        CameraGraphError: the cameras fall into groups that never saw the board together.
+        SolverError: a camera's intrinsics stay implausible after the joint adjustment.
+    """
+    clock = {"start": time.perf_counter()}
+    detections = _synchronised(detections, frame_times, sync)
+    _check_views(detections, board)
+    obj = np.asarray(board.object_points, dtype=float)
+    given = dict(intrinsics or {})
+    intr = {n: _intrinsics(d, board, given.get(n), fisheye, max_views)
+            for n, d in detections.items()}
+    clock["intrinsics"] = time.perf_counter()
+    cameras = {n: r.camera for n, r in intr.items()}
+    views = {n: board_poses_in_camera(detections[n], cameras[n], obj) for n in detections}
+    graph = camera_graph(views)
+    check_connected(graph, detections)
+    poses, root = initial_camera_poses(graph, views)
+    cameras = {n: c.replace(R=poses[n][0], t=poses[n][1]) for n, c in cameras.items()}
+    board_poses = initial_board_poses(views, cameras, detections, obj)
+    clock["extrinsics"] = time.perf_counter()
+    refine = [_refines(n, given, refine_intrinsics) for n in detections]
+    bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
+                                             root, intr)
+    clock["bundle"] = time.perf_counter()
+    warnings = _check_refined(bundle.cameras, detections)
+    rig, board_world, description = _to_world(bundle, detections, obj, world_frame)
+    clock["world"] = time.perf_counter()
+    report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
+                     description, clock)
+    report["warnings"] = drift_warnings + warnings + ([description["warning"]] if "warning" in description
+                                     else [])
+    return CalibrationResult(rig, report, board_world, intr, dict(detections))
+
+
+# --- steps ------------------------------------------------------------------------------------
+def _synchronised(detections: Mapping[str, BoardDetections],
+                  frame_times: Mapping[str, FloatArray] | None,
+                  sync: Any) -> dict[str, BoardDetections]:
+    """Detections with ``frames`` renumbered to synchronized instants (unchanged without
+    times or a sync table); frames with no instant are dropped."""
+    if frame_times is None and sync is None:
+        return dict(detections)
+    if sync is None and frame_times is not None:
+        sync = sync_by_timestamps({n: frame_times[n] for n in detections})
+    out = {}
+    for name, det in detections.items():
+        own = np.asarray(sync[name])                                 # (S,) own frame per instant
+        instant = np.full(max(int(own.max()) + 1, det.n_frames, 1), -1, np.int64)
+        instant[own[own >= 0]] = np.flatnonzero(own >= 0)
+        frames = np.where(det.frames < instant.size, instant[np.minimum(det.frames,
+                                                                        instant.size - 1)], -1)
+        keep = frames >= 0
+        out[name] = BoardDetections(name, det.image_size, frames[keep], det.xy[keep],
+                                    len(own), det.mirrored[keep])
+    return out
+
+
+def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) -> None:
+    if not detections:
+        raise CalibrationError("no camera detections were given to calibrate")
+    n_obj = np.asarray(board.object_points).shape[0]
+    for name, det in detections.items():
+        if det.xy.shape[1] != n_obj:
+            raise CalibrationError(f"camera {name}: detections have {det.xy.shape[1]} corners "
+                                   f"per frame but the board has {n_obj}; detect with the same "
+                                   "board definition")
+        usable = int((det.n_corners >= MIN_POSE_CORNERS).sum())
+        if usable < MIN_VIEWS:
+            raise BoardNotFoundError(
+                name, usable, det.n_frames,
+                f"calibration needs the board in at least {MIN_VIEWS} frames with "
+                f"{MIN_POSE_CORNERS}+ corners; check the board definition, or film the board "
+                f"where this camera sees it whole")
+
+
+def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, fisheye: bool,
+                max_views: int) -> IntrinsicsResult:
+    """The camera's intrinsics; an implausible single-camera solution falls back to the focal
+    prior (centred principal point, no distortion) for the joint adjustment to refine."""
+    try:
+        result = calibrate_intrinsics(det, board, fixed=fixed, fisheye=fisheye,
+                                      max_views=max_views, check=False)
+    except SolverError:
+        result = None
+    if result is None or intrinsics_problems(result.camera,
+                                             radius=data_radius(det, result.camera)):
+        prior = initial_camera(det, np.asarray(board.object_points, float), fisheye=fisheye)
+        views = np.zeros(0, np.int64) if result is None else result.views_used
+        return IntrinsicsResult(prior, np.nan, views, np.zeros(views.size),
+                                np.nan if result is None else result.coverage)
+    return result
+
+
+def _refines(name: str, given: Mapping[str, Camera], refine: bool | str) -> bool:
+    if refine == "auto":
+        return name not in given
+    if not isinstance(refine, bool):
+        raise CalibrationError(f"refine_intrinsics must be 'auto', True or False, got {refine!r}")
+    return refine
+
+
+def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
+            detections: Mapping[str, BoardDetections], obj: FloatArray, refine: list[bool],
+            root: str, intr: Mapping[str, IntrinsicsResult]
+            ) -> tuple[BundleResult, list[bool], list[str]]:
+    """Extrinsics first (intrinsics held), then everything together where refined (the full
+    model: the single-camera step's plainer model choice only guards against views that do not
+    pin the extra freedom; many cameras' views together do). A camera whose joint
+    intrinsics land more than GATE_SIGMA standard deviations from what its own views give is
+    held at the latter, and the joint step run again.
+
+    Returns:
+        the adjustment, which cameras' intrinsics were refined, warnings.
+    """
+    names = list(cameras)
+    obs = observations([detections[n] for n in names], board.frames)
+    fixed = names.index(root)
+    first = bundle_adjust([cameras[n] for n in names], board, obs, obj, fixed_camera=fixed)
+    refine, warnings, result = list(refine), [], first
+    while any(refine):
+        result = bundle_adjust(first.cameras, first.board, obs, obj, refine_intrinsics=refine,
+                               fixed_camera=fixed)
+        moved = [(i, z) for i, c in enumerate(result.cameras)
+                 if refine[i] and (z := _drift(c, intr[c.name])) > GATE_SIGMA]
+        if not moved:
+            break
+        for i, z in moved:
+            refine[i] = False
+            warnings.append(_drift_warning(result.cameras[i], intr[names[i]].camera, z))
+        result = first
+    return result, refine, warnings
+
+
+def _drift(joint: Camera, single: IntrinsicsResult) -> float:
+    """How many standard deviations (of the single-camera estimate, at least 0.2 % of the focal
+    length and 2 px) the joint focal lengths and principal point lie from the single-camera
+    ones."""
+    a, b = joint.K[[0, 1, 0, 1], [0, 1, 2, 2]], single.camera.K[[0, 1, 0, 1], [0, 1, 2, 2]]
+    floor = np.array([0.002 * b[0], 0.002 * b[1], 2.0, 2.0])
+    std = np.where(np.isfinite(single.std[:4]), np.maximum(single.std[:4], floor), np.inf)
+    return float(np.max(np.abs(a - b) / std))
+
+
+def _drift_warning(joint: Camera, single: Camera, z: float) -> str:
+    return (f"camera {joint.name}: the joint adjustment moved its intrinsics {z:.0f} standard "
+            f"deviations from what its own views give (focal {single.K[0, 0]:.0f} -> "
+            f"{joint.K[0, 0]:.0f} px, principal point ({single.K[0, 2]:.0f}, "
+            f"{single.K[1, 2]:.0f}) -> ({joint.K[0, 2]:.0f}, {joint.K[1, 2]:.0f})), so they were "
+            "kept from its own views; the cameras' views of the same frames disagree more than "
+            "each camera's views do: check the frame synchronisation and move the board slowly "
+            "(motion blur, rolling shutter), and film it closer to this camera")
+
+
+def _check_refined(cameras: list[Camera],
+                   detections: Mapping[str, BoardDetections]) -> list[str]:
+    """Raise SolverError for implausible intrinsics; return warnings for lesser doubts."""
+    warnings = []
+    for cam in cameras:
+        radius = data_radius(detections[cam.name], cam)
+        problems = intrinsics_problems(cam, radius=radius)
+        if problems:
+            raise SolverError(f"camera {cam.name}: the calibration is implausible "
+                              f"({'; '.join(problems)}); film the board closer to this camera, "
+                              "covering the whole image and tilted 30-45 degrees in several "
+                              "directions, while other cameras see it too")
+        if not distortion_is_monotonic(cam):
+            warnings.append(f"camera {cam.name}: the lens distortion is known only where the "
+                            f"board was seen and folds over before the image's corners; "
+                            f"film the board in the corners of this camera's image too")
+    return warnings
+
+
+def _to_world(bundle: BundleResult, detections: Mapping[str, BoardDetections], obj: FloatArray,
+              world_frame: int | str | None
+              ) -> tuple[CameraRig, BoardPoses, dict[str, Any]]:
+    rms = bundle.rms
+    cams = [c.replace(extra={**c.extra, "rms": float(r)}) for c, r in zip(bundle.cameras, rms)]
+    rig = CameraRig(tuple(cams))
+    if world_frame is None:
+        return rig, bundle.board, {"method": "camera", "camera": cams[0].name}
+    counts = _observations_per_frame(bundle, detections)
+    R, t, description = world_transform(rig, bundle.board, obj, floor_frame=world_frame,
+                                        weights=counts)
+    moved = rig.transformed(R, t)
+    rig = CameraRig(moved.cameras, {"metadata": {"world_frame": description}})
+    return rig, transform_board_poses(bundle.board, R, t), description
+
+
+def _observations_per_frame(bundle: BundleResult,
+                            detections: Mapping[str, BoardDetections]) -> FloatArray:
+    """(F,) corners seen per board pose, over all cameras."""
+    counts = np.zeros(bundle.board.frames.size)
+    for det in detections.values():
+        pos = np.searchsorted(bundle.board.frames, det.frames)
+        ok = (pos < counts.size) & (bundle.board.frames[np.minimum(pos, counts.size - 1)]
+                                    == det.frames)
+        np.add.at(counts, pos[ok], det.n_corners[ok])
+    return counts
+
+

@@ -1,0 +1,408 @@
+"""Intrinsics of one camera from its board views: focal lengths, principal point, distortion.
+
+Steps: a focal-length prior from a scan of board-pose fits (principal point at the centre, no
+distortion), a greedy choice of views that cover the image and the board's tilts (instead of
+every near-duplicate frame of a video), OpenCV's calibration from that prior, then rounds that
+drop outlier corners and bad views and refit, and a plausibility check whose message says what
+to film. The joint bundle adjustment (``calibration.bundle``) refines the result with every
+camera's views; this module only has to land near the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.camera import Camera
+from calibration.detections import BoardDetections
+from calibration.errors import BoardNotFoundError, SolverError
+
+FloatArray = NDArray[np.float64]
+
+COVERAGE_CELLS = (8, 6)          # image grid (columns, rows) for coverage and view selection
+MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to use
+MIN_VIEWS = 3
+MODEL_EXTRAS = ("tangential", "aspect", "k3")   # beyond square pixels, k1 and k2: on demand
+_FOCAL_SCAN = np.geomspace(0.2, 8.0, 49)     # focal candidates, in image widths
+_CRITERIA = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 60, 1e-7)
+_FILM_ADVICE = ("film the board closer so that it fills a good part of the image, in every "
+                "region of the image including the corners, and tilted by 30-45 degrees "
+                "towards and away from the camera in several directions")
+
+
+class PlanarBoard(Protocol):
+    """What the solvers need of a board: its corners in its own plane."""
+
+    @property
+    def object_points(self) -> FloatArray: ...      # (K, 3) metres, z = 0
+
+    @property
+    def square_size(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class IntrinsicsResult:
+    """One camera's intrinsics and how well its board views fit them.
+
+    Attributes:
+        camera: the camera (K, dist) with R = I, t = 0.
+        rms: reprojection RMS over the views used, pixels.
+        views_used: (V,) frame indices of the views used.
+        per_view_rms: (V,) reprojection RMS per view used, pixels.
+        coverage: fraction of the image's COVERAGE_CELLS cells holding a detected corner.
+        rejected: (R,) frame indices of views dropped as outliers.
+        std: (9,) standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 from the views
+            (NaN where unknown: given intrinsics, fisheye).
+        model: which of MODEL_EXTRAS the views supported (all of them for given intrinsics);
+            the joint adjustment keeps the others fixed.
+    """
+
+    camera: Camera
+    rms: float
+    views_used: NDArray[np.int64]
+    per_view_rms: FloatArray
+    coverage: float
+    rejected: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    std: FloatArray = field(default_factory=lambda: np.full(9, np.nan))
+    model: frozenset[str] = frozenset(MODEL_EXTRAS)
+
+
+def calibrate_intrinsics(det: BoardDetections, board: PlanarBoard, *,
+                         fixed: Camera | None = None, fisheye: bool = False,
+                         max_views: int = 40, check: bool = True) -> IntrinsicsResult:
+    """Intrinsics of ``det.camera`` from its board views (or the fit of ``fixed`` ones).
+
+    Args:
+        det: the camera's detections, xy (N, K, 2) pixels, NaN where unseen.
+        board: ``object_points`` (K, 3) in metres with z = 0.
+        fixed: known intrinsics to keep; only their fit to the views is measured.
+        fisheye: use OpenCV's fisheye model (k1..k4) instead of k1, k2, p1, p2, k3.
+        max_views: at most this many views, chosen for coverage and pose diversity.
+        check: raise SolverError when the result is implausible.
+    Returns:
+        IntrinsicsResult.
+    Raises:
+        BoardNotFoundError: fewer than MIN_VIEWS views with MIN_VIEW_CORNERS corners.
+        SolverError: the solution is implausible; the message says what to film.
+    """
+    obj = np.asarray(board.object_points, dtype=float)
+    usable = det.n_corners >= MIN_VIEW_CORNERS
+    if usable.sum() < MIN_VIEWS:
+        raise BoardNotFoundError(det.camera, int(usable.sum()), det.n_frames,
+                                 f"intrinsics need at least {MIN_VIEWS} views with "
+                                 f"{MIN_VIEW_CORNERS}+ corners; {_FILM_ADVICE}")
+    det = det.select(usable)
+    coverage = float((coverage_grid(det) > 0).mean())
+    if fixed is not None:
+        return _fit_of_fixed(det, obj, fixed, coverage)
+    prior = initial_camera(det, obj, fisheye=fisheye)
+    chosen = select_views(det, obj, prior, max_views)
+    camera, views, per_view, rejected, std, model = _fit_with_rejection(det, obj, prior,
+                                                                        chosen)
+    rms = float(np.sqrt(np.mean(per_view**2)))
+    result = IntrinsicsResult(camera, rms, det.frames[views], per_view, coverage,
+                              det.frames[rejected], std, model)
+    if check:
+        raise_if_implausible(camera, coverage=coverage, radius=data_radius(det, camera))
+    return result
+
+
+def initial_camera(det: BoardDetections, obj: FloatArray, *, fisheye: bool = False) -> Camera:
+    """A prior: principal point at the image centre, no distortion, and the focal length whose
+    board-pose fits leave the smallest reprojection error over (up to 25) views."""
+    w, h = det.image_size
+    order = np.argsort(-det.n_corners, kind="stable")[:25]
+    errors = np.array([[_pnp_rms(obj, det.xy[i], _K(f * w, w, h)) for i in order]
+                       for f in _FOCAL_SCAN])                              # (S, V)
+    trimmed = np.sort(errors, axis=1)[:, : max(1, int(0.8 * errors.shape[1]))]
+    best = int(np.argmin(trimmed.mean(axis=1)))
+    fine = _FOCAL_SCAN[best] * np.geomspace(0.93, 1.075, 15)
+    fine_err = [np.mean(np.sort([_pnp_rms(obj, det.xy[i], _K(f * w, w, h)) for i in order])
+                        [: trimmed.shape[1]]) for f in fine]
+    focal = float(fine[int(np.argmin(fine_err))] * w)
+    return Camera(det.camera, det.image_size, _K(focal, w, h), np.zeros(4 if fisheye else 5),
+                  fisheye=fisheye)
+
+
+def select_views(det: BoardDetections, obj: FloatArray, camera: Camera,
+                 max_views: int) -> NDArray[np.int64]:
+    """Greedy choice of at most ``max_views`` views: each pick adds the most image cells not yet
+    covered and board tilts not yet seen; once nothing new is left, coverage starts over.
+
+    Returns:
+        (V,) indices into ``det.frames``, in the order chosen.
+    """
+    cells = _cells_per_view(det)                                       # (N, S) bool
+    bins = _tilt_bins(det, obj, camera)                                # (N,) int
+    onehot = np.eye(bins.max() + 1, dtype=bool)[bins]                  # (N, B)
+    fill = det.n_corners / det.xy.shape[1]
+    covered = np.zeros(cells.shape[1], bool)
+    seen_bins = np.zeros(onehot.shape[1], bool)
+    free = np.ones(det.frames.size, bool)
+    chosen = []
+    while free.any() and len(chosen) < max_views:
+        gain = (cells & ~covered).sum(1) + 4.0 * (onehot & ~seen_bins).sum(1) + 0.5 * fill
+        if not (gain[free] >= 1.0).any():
+            covered[:], seen_bins[:] = False, False
+            continue
+        i = int(np.argmax(np.where(free, gain, -np.inf)))
+        chosen.append(i)
+        free[i] = False
+        covered |= cells[i]
+        seen_bins |= onehot[i]
+    return np.asarray(chosen, np.int64)
+
+
+def coverage_grid(det: BoardDetections,
+                  cells: tuple[int, int] = COVERAGE_CELLS) -> NDArray[np.int64]:
+    """(rows, columns) number of detected corners falling in each cell of the image grid."""
+    xy = det.xy[np.isfinite(det.xy[..., 0])]                            # (M, 2)
+    col, row = _cell_of(xy, det.image_size, cells)
+    grid = np.zeros((cells[1], cells[0]), np.int64)
+    np.add.at(grid, (row, col), 1)
+    return grid
+
+
+def intrinsics_problems(camera: Camera, *, coverage: float | None = None,
+                        radius: float | None = None) -> list[str]:
+    """Reasons (possibly none) why ``camera``'s intrinsics look wrong.
+
+    Args:
+        coverage: fraction of the image's cells the board was seen in (checked if given).
+        radius: the distortion must stay monotonic out to this distorted radius (at z = 1),
+            e.g. :func:`data_radius`; default the image's farthest corner.
+    """
+    w, h = camera.size
+    fx, fy, cx, cy = camera.K[0, 0], camera.K[1, 1], camera.K[0, 2], camera.K[1, 2]
+    problems = []
+    if not (0.15 * w <= fx <= 10 * w and 0.15 * w <= fy <= 10 * w):
+        problems.append(f"focal length {fx:.0f} x {fy:.0f} px is implausible for an image "
+                        f"{w} px wide")
+    if not 0.9 <= fy / fx <= 1.1:
+        problems.append(f"fx {fx:.0f} and fy {fy:.0f} px differ by more than 10 %")
+    if abs(cx - w / 2) > 0.2 * w or abs(cy - h / 2) > 0.2 * h:
+        problems.append(f"principal point ({cx:.0f}, {cy:.0f}) is far from the image centre "
+                        f"({w / 2:.0f}, {h / 2:.0f})")
+    if not distortion_is_monotonic(camera, radius):
+        where = "where the board was seen" if radius is not None else "near the image's edges"
+        problems.append(f"the lens distortion folds the image over itself {where}")
+    if coverage is not None and coverage < 0.25:
+        problems.append(f"the board covered only {100 * coverage:.0f} % of the image")
+    return problems
+
+
+def raise_if_implausible(camera: Camera, *, coverage: float | None = None,
+                         radius: float | None = None) -> None:
+    """Raise SolverError naming the camera, what looks wrong and what to film."""
+    problems = intrinsics_problems(camera, coverage=coverage, radius=radius)
+    if problems:
+        raise SolverError(f"camera {camera.name}: intrinsic calibration failed: "
+                          f"{'; '.join(problems)}; {_FILM_ADVICE}")
+
+
+def view_arrays(det: BoardDetections, obj: FloatArray, index: int
+                ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The seen corners of view ``index``: object points (n, 3) and pixels (n, 2), float32."""
+    seen = np.isfinite(det.xy[index, :, 0])
+    return obj[seen].astype(np.float32), det.xy[index, seen].astype(np.float32)
+
+
+# --- fitting ------------------------------------------------------------------------------
+def _fit_with_rejection(det: BoardDetections, obj: FloatArray, prior: Camera,
+                        chosen: NDArray[np.int64]) -> tuple[Camera, NDArray[np.int64],
+                                                            FloatArray, NDArray[np.int64],
+                                                            FloatArray, frozenset[str]]:
+    """Calibrate on ``chosen`` views with the plainest model (square pixels, k1 and k2 only);
+    drop outlier corners and views; refit (up to 4 rounds); then let the views ask for more
+    (see :func:`_richer_model`).
+
+    Returns:
+        camera, views kept (indices into det.frames), their RMS, views rejected, (9,) standard
+        deviations of the intrinsics, the model's extras.
+    """
+    xy = det.xy.copy()
+    views, rejected, model = chosen.copy(), [], frozenset()
+    camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, prior, model)
+    for _ in range(4):
+        scale = 1.4826 * np.nanmedian(residual)
+        bad_corner = residual > max(6.0 * scale, 2.0)
+        per_view = np.sqrt(np.nanmean(np.where(bad_corner, np.nan, residual)**2, axis=1))
+        bad_view = per_view > max(3.0 * np.median(per_view), 1.0)
+        if bad_view.sum() > views.size - MIN_VIEWS:
+            bad_view[:] = False
+        if not bad_corner.any() and not bad_view.any():
+            break
+        rejected.extend(views[bad_view].tolist())
+        xy[views] = np.where(bad_corner[..., None], np.nan, xy[views])
+        keep = ~bad_view & (np.isfinite(xy[views, :, 0]).sum(1) >= MIN_VIEW_CORNERS)
+        views = views[keep]
+        camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, camera, model)
+    if not camera.fisheye and views.size >= 10:
+        camera, residual, std, model = _richer_model(det, obj, xy, views, camera, residual, std)
+    per_view = np.sqrt(np.nanmean(residual**2, axis=1))
+    return camera, views, per_view, np.asarray(rejected, np.int64), std, model
+
+
+def _richer_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
+                  views: NDArray[np.int64], camera: Camera, residual: FloatArray,
+                  std: FloatArray) -> tuple[Camera, FloatArray, FloatArray, frozenset[str]]:
+    """Add tangential distortion, a free aspect ratio, then k3, each kept only where it lowers
+    the RMS by 5 % and stays plausible: freedom the views barely support only trades against
+    the rest (tangential distortion against the principal point, k3 against k1 and k2)."""
+    model: frozenset[str] = frozenset()
+    for extra in MODEL_EXTRAS:
+        trial = model | {extra}
+        richer, residual2, std2 = _fit(det.camera, det.image_size, obj, xy, views, camera,
+                                       trial)
+        if (np.nanmean(residual2**2) < 0.95**2 * np.nanmean(residual**2)
+                and not intrinsics_problems(richer, radius=data_radius(det, richer))):
+            camera, residual, std, model = richer, residual2, std2, trial
+    return camera, residual, std, model
+
+
+def _fit(name: str, size: tuple[int, int], obj: FloatArray, xy: FloatArray,
+         views: NDArray[np.int64], start: Camera, model: frozenset[str]
+         ) -> tuple[Camera, FloatArray, FloatArray]:
+    """One OpenCV calibration from ``start`` with the extras in ``model`` (see MODEL_EXTRAS)
+    free; returns the camera, (V, K) corner residuals in pixels (NaN where unseen) and the (9,)
+    standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 (NaN for fisheye)."""
+    seen = np.isfinite(xy[views, :, 0])                                   # (V, K)
+    objs = [obj[s].astype(np.float32) for s in seen]
+    imgs = [p[s].astype(np.float32) for p, s in zip(xy[views], seen)]
+    try:
+        if start.fisheye:
+            K, dist, rvecs, tvecs = _fit_fisheye(objs, imgs, size, start)
+            std = np.full(9, np.nan)
+        else:
+            K, dist, rvecs, tvecs, std = _fit_pinhole(objs, imgs, size, start, model)
+    except cv2.error as e:
+        raise SolverError(f"camera {name}: OpenCV could not solve the intrinsics from "
+                          f"{views.size} views ({e.err}); {_FILM_ADVICE}") from e
+    camera = Camera(name, size, K, dist.ravel(), fisheye=start.fisheye)
+    residual = np.full(seen.shape, np.nan)
+    for v, (s, rvec, tvec) in enumerate(zip(seen, rvecs, tvecs)):
+        pts = camera.replace(R=cv2.Rodrigues(np.asarray(rvec, float))[0],
+                             t=np.asarray(tvec, float).ravel()).project(obj[s])
+        residual[v, s] = np.linalg.norm(pts - xy[views[v], s], axis=1)
+    return camera, residual, std
+
+
+def _fit_pinhole(objs: list[Any], imgs: list[Any], size: tuple[int, int], start: Camera,
+                 model: frozenset[str]) -> tuple[FloatArray, FloatArray, list[Any], list[Any],
+                                                 FloatArray]:
+    flags = cv2.CALIB_USE_INTRINSIC_GUESS
+    K0, dist0 = start.K.copy(), start.dist.copy()
+    if "aspect" not in model:
+        flags |= cv2.CALIB_FIX_ASPECT_RATIO
+        K0[0, 0] = K0[1, 1] = np.sqrt(K0[0, 0] * K0[1, 1])
+    if "tangential" not in model:
+        flags |= cv2.CALIB_ZERO_TANGENT_DIST
+        dist0[2:4] = 0.0
+    if "k3" not in model:
+        flags |= cv2.CALIB_FIX_K3
+        dist0[4] = 0.0
+    _, K, dist, rvecs, tvecs, std, *_ = cv2.calibrateCameraExtended(
+        objs, imgs, size, K0, dist0, flags=flags, criteria=_CRITERIA)
+    return K, dist.ravel(), rvecs, tvecs, std.ravel()[:9]
+
+
+def _fit_fisheye(objs: list[Any], imgs: list[Any], size: tuple[int, int],
+                 start: Camera) -> tuple[FloatArray, FloatArray, list[Any], list[Any]]:
+    flags = (cv2.fisheye.CALIB_USE_INTRINSIC_GUESS | cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC
+             | cv2.fisheye.CALIB_FIX_SKEW)
+    objs = [o.reshape(-1, 1, 3).astype(np.float64) for o in objs]
+    imgs = [p.reshape(-1, 1, 2).astype(np.float64) for p in imgs]
+    _, K, dist, rvecs, tvecs = cv2.fisheye.calibrate(objs, imgs, size, start.K.copy(),
+                                                     start.dist.reshape(4, 1).copy(),
+                                                     flags=flags, criteria=_CRITERIA)
+    return K, dist.ravel(), rvecs, tvecs
+
+
+def _fit_of_fixed(det: BoardDetections, obj: FloatArray, fixed: Camera,
+                  coverage: float) -> IntrinsicsResult:
+    """Known intrinsics: measure their fit by a board pose per view."""
+    camera = fixed.replace(name=det.camera, R=np.eye(3), t=np.zeros(3))
+    ideal = camera.undistort(det.xy)                                        # (N, K, 2)
+    per_view = np.array([_pnp_rms(obj, p, np.eye(3)) for p in ideal]) * camera.K[0, 0]
+    rms = float(np.sqrt(np.mean(per_view**2)))
+    return IntrinsicsResult(camera, rms, det.frames.copy(), per_view, coverage)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def _K(focal: float, w: int, h: int) -> FloatArray:
+    return np.array([[focal, 0.0, (w - 1) / 2], [0.0, focal, (h - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def _pnp_rms(obj: FloatArray, uv: FloatArray, K: FloatArray) -> float:
+    """RMS reprojection error of the IPPE board pose of one view (pixels of ``K``)."""
+    seen = np.isfinite(uv[:, 0])
+    o, p = obj[seen].astype(np.float64), uv[seen].astype(np.float64)
+    ok, rvec, tvec = cv2.solvePnP(o, p, K, None, flags=cv2.SOLVEPNP_IPPE)
+    if not ok:
+        return np.inf
+    proj, _ = cv2.projectPoints(o, rvec, tvec, K, None)
+    return float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - p) ** 2, axis=1))))
+
+
+def _cell_of(xy: FloatArray, size: tuple[int, int], cells: tuple[int, int]
+             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    col = np.clip((xy[..., 0] / size[0] * cells[0]).astype(np.int64), 0, cells[0] - 1)
+    row = np.clip((xy[..., 1] / size[1] * cells[1]).astype(np.int64), 0, cells[1] - 1)
+    return col, row
+
+
+def _cells_per_view(det: BoardDetections,
+                    cells: tuple[int, int] = COVERAGE_CELLS) -> NDArray[np.bool_]:
+    """(N, columns * rows) True where a view has a corner in a cell."""
+    seen = np.isfinite(det.xy[..., 0])                                       # (N, K)
+    col, row = _cell_of(np.nan_to_num(det.xy), det.image_size, cells)        # (N, K)
+    out = np.zeros((det.frames.size, cells[0] * cells[1]), bool)
+    view = np.broadcast_to(np.arange(det.frames.size)[:, None], seen.shape)
+    out[view[seen], (row * cells[0] + col)[seen]] = True
+    return out
+
+
+def _tilt_bins(det: BoardDetections, obj: FloatArray, camera: Camera) -> NDArray[np.int64]:
+    """(N,) bin of each view's board tilt: 0 facing the camera, then 4 directions x 3 angles."""
+    normals = np.zeros((det.frames.size, 3))
+    ideal = camera.undistort(det.xy)
+    for i, p in enumerate(ideal):
+        seen = np.isfinite(p[:, 0])
+        ok, rvec, _ = cv2.solvePnP(obj[seen], p[seen], np.eye(3), None,
+                                   flags=cv2.SOLVEPNP_IPPE)
+        normals[i] = cv2.Rodrigues(rvec)[0][:, 2] if ok else (0.0, 0.0, 1.0)
+    tilt = np.degrees(np.arccos(np.clip(np.abs(normals[:, 2]), 0, 1)))
+    direction = ((np.arctan2(normals[:, 1], normals[:, 0]) + np.pi / 4) // (np.pi / 2)) % 4
+    level = np.digitize(tilt, [15.0, 30.0, 45.0])                            # 0..3
+    return np.where(level == 0, 0, 1 + 4 * (level - 1) + direction).astype(np.int64)
+
+
+def data_radius(det: BoardDetections, camera: Camera) -> float:
+    """The largest distorted radius (at z = 1, from the principal point) of a detected corner."""
+    xy = det.xy[np.isfinite(det.xy[..., 0])]
+    if xy.size == 0:
+        return 0.0
+    return float(np.max(np.hypot(*((xy - camera.K[:2, 2]) / np.diag(camera.K)[:2]).T)))
+
+
+def distortion_is_monotonic(camera: Camera, radius: float | None = None) -> bool:
+    """True where the distorted radius keeps growing with the ideal radius until it reaches
+    ``radius`` (default: the image's farthest corner); a fold means the polynomial went wild."""
+    w, h = camera.size
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
+    reach = np.abs((corners - camera.K[:2, 2]) / np.diag(camera.K)[:2]).max(axis=0)
+    rd_max = float(np.hypot(*reach)) if radius is None else float(radius)
+    if not np.isfinite(rd_max) or rd_max <= 0:
+        return rd_max == 0
+    r = np.linspace(0.0, 4.0 * rd_max, 2000)
+    if camera.fisheye:
+        r = np.tan(np.linspace(0.0, np.radians(89.5), 2000))
+    rd = np.linalg.norm(camera.distort(np.stack([r, np.zeros_like(r)], -1)), axis=-1)
+    inside = np.flatnonzero(rd >= rd_max)
+    if inside.size == 0:
+        return False
+    return bool(np.all(np.diff(rd[: inside[0] + 1]) > 0))

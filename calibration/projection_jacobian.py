@@ -1,0 +1,97 @@
+"""Pinhole and fisheye projection pieces with their derivatives, batched over observations.
+
+Used by the bundle adjustment: rotation vectors and their left Jacobian, cross-product
+matrices, and the OpenCV (k1, k2, p1, p2, k3) and fisheye (k1..k4) distortions with their
+derivatives with respect to the ideal image point and to the coefficients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def rvecs_from_matrices(R: FloatArray) -> FloatArray:
+    """(F, 3, 3) rotations to (F, 3) Rodrigues vectors (angle in [0, pi])."""
+    cos = np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+    theta = np.arccos(cos)
+    axis = np.stack([R[:, 2, 1] - R[:, 1, 2], R[:, 0, 2] - R[:, 2, 0],
+                     R[:, 1, 0] - R[:, 0, 1]], -1)
+    sin = np.sin(theta)
+    small = sin < 1e-6
+    out = np.where(small[:, None], axis / 2, axis * (theta / np.where(small, 1, 2 * sin))[:, None])
+    near_pi = small & (cos < 0)
+    if near_pi.any():                      # axis from the symmetric part: R = 2 a a^T - I
+        S = (R[near_pi] + np.eye(3)) / 2
+        a = np.sqrt(np.clip(np.diagonal(S, axis1=1, axis2=2), 0, None))
+        j = np.argmax(a, axis=1)
+        col = S[np.arange(j.size), :, j] / a[np.arange(j.size), j][:, None]
+        out[near_pi] = col / np.linalg.norm(col, axis=1, keepdims=True) * np.pi
+    return out
+
+
+def skew(v: FloatArray) -> FloatArray:
+    """(M, 3) vectors to (M, 3, 3) cross-product matrices."""
+    out = np.zeros((*v.shape[:-1], 3, 3))
+    out[..., 0, 1], out[..., 0, 2] = -v[..., 2], v[..., 1]
+    out[..., 1, 0], out[..., 1, 2] = v[..., 2], -v[..., 0]
+    out[..., 2, 0], out[..., 2, 1] = -v[..., 1], v[..., 0]
+    return out
+
+
+def left_jacobian(r: FloatArray) -> FloatArray:
+    """(N, 3) Rodrigues vectors to (N, 3, 3) J with d(R(r) p)/dr = -[R(r) p]_x J."""
+    theta = np.linalg.norm(r, axis=-1)[:, None, None]
+    small = theta < 1e-6
+    t = np.where(small, 1.0, theta)
+    a = np.where(small, 0.5 - theta**2 / 24, (1 - np.cos(t)) / t**2)
+    b = np.where(small, 1.0 / 6 - theta**2 / 120, (t - np.sin(t)) / t**3)
+    S = skew(r)
+    return np.eye(3) + a * S + b * S @ S
+
+
+def distort_with_jacobian(xy: FloatArray, d: FloatArray, fisheye: NDArray[np.bool_]
+                           ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Distorted (M, 2), d distorted / d xy (M, 2, 2), d distorted / d coefficients (M, 2, 5)."""
+    xd, D, Dk = _pinhole_distortion(xy, d)
+    if fisheye.any():
+        xf, Df, Dkf = _fisheye_distortion(xy[fisheye], d[fisheye, :4])
+        xd[fisheye], D[fisheye], Dk[fisheye] = xf, Df, Dkf
+    return xd, D, Dk
+
+
+def _pinhole_distortion(xy: FloatArray, d: FloatArray
+                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    x, y = xy[:, 0], xy[:, 1]
+    k1, k2, p1, p2, k3 = d.T
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)
+    xd = np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+                   y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], -1)
+    b = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
+    D = np.stack([np.stack([radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x, b], -1),
+                  np.stack([b, radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x], -1)], -2)
+    r4 = r2 * r2
+    Dk = np.stack([np.stack([x * r2, x * r4, 2 * x * y, r2 + 2 * x * x, x * r4 * r2], -1),
+                   np.stack([y * r2, y * r4, r2 + 2 * y * y, 2 * x * y, y * r4 * r2], -1)], -2)
+    return xd, D, Dk
+
+
+def _fisheye_distortion(xy: FloatArray, d: FloatArray
+                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    r = np.hypot(xy[:, 0], xy[:, 1])
+    safe = np.where(r > 1e-12, r, 1.0)
+    theta = np.arctan(r)
+    powers = theta[:, None] ** (2 * np.arange(1, 5))                     # (M, 4) th^2..th^8
+    poly = 1 + (powers * d).sum(1)
+    dpoly = 1 + ((2 * np.arange(1, 5) + 1) * powers * d).sum(1)         # d(theta poly)/dtheta
+    s = np.where(r > 1e-12, theta * poly / safe, 1.0)
+    ds_dr = np.where(r > 1e-12, (dpoly / (1 + r * r) - s) / safe, 0.0)
+    u = xy / safe[:, None]                                               # unit direction
+    D = s[:, None, None] * np.eye(2) + ds_dr[:, None, None] * xy[:, :, None] * u[:, None, :]
+    Dk = np.zeros((xy.shape[0], 2, 5))
+    Dk[:, :, :4] = (xy / safe[:, None])[:, :, None] * (theta[:, None] * powers)[:, None, :]
+    return xy * s[:, None], D, Dk
