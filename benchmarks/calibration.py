@@ -1,0 +1,516 @@
+"""Calibration accuracy and speed, side by side with aniposelib 0.8 (in its own virtual env).
+
+Cases:
+  caliscope   caliscope's real 4-webcam session (111 frames at 6 fps, inverted ChArUco board),
+              compared with caliscope's own calibration (camera_array.toml): each camera's pose
+              relative to cam_0, focal lengths, reprojection RMS and the triangulated board's
+              geometry. Ours runs twice (intrinsics solved; caliscope's intrinsics fixed).
+  synthetic8  an 8-camera ring (``ring_rig``) and 600 rendered board frames with blur, noise and
+              occluding hands (``render_session``, cached in .bench/), compared with the truth
+              after one rigid alignment of the world frames.
+
+Run: python benchmarks/calibration.py [--case caliscope|synthetic8|all] [--peer-venv PATH]
+Writes the tables to benchmarks/RESULTS.md (only the sections of the cases run are replaced).
+aniposelib runs through benchmarks/peers/aniposelib_calibrate.py with the peer env's python.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# ``calibration`` package: drop that folder before importing the project.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.board import Board, board_from_caliscope
+from calibration.calibrate import calibrate
+from calibration.camera import Camera, CameraRig
+from calibration.detection import detect_all
+from calibration.detections import BoardDetections
+from calibration.errors import CalibrationError
+from calibration.footage import find_footage
+from calibration.importers import import_calibration
+from calibration.io import read_calibration, write_calibration, write_text_atomically
+from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
+from mocap.synthetic.board_views import render_session
+from mocap.synthetic.studio import ring_rig
+from mocap.triangulation import triangulate_points
+
+FloatArray = NDArray[np.float64]
+REPO = _HERE.parent
+CALISCOPE = REPO / ".." / "shared" / "data" / "caliscope_charuco_4cam"
+BENCH = REPO / ".bench"
+RESULTS = _HERE / "RESULTS.md"
+PEER_SCRIPT = _HERE / "peers" / "aniposelib_calibrate.py"
+PEER_PACKAGE = "aniposelib>=0.8,<0.9"
+PEER_TIMEOUT_S = 3600
+
+
+# --- one calibration run and its measurements ---------------------------------------------------
+@dataclass
+class Run:
+    """One method's calibration of a case: the rig (None if it failed) and its timings."""
+
+    method: str
+    rig: CameraRig | None
+    detect_s: float | None = None
+    solve_s: float | None = None
+    total_s: float | None = None
+    error: str | None = None
+    reference: bool = False
+    metrics: dict[str, object] = field(default_factory=dict)
+
+
+# --- ours ---------------------------------------------------------------------------------------
+def run_ours(method: str, videos: dict[str, Path], board: Board, sync: SyncTable | None,
+             workers: int, intrinsics: CameraRig | None = None
+             ) -> tuple[Run, dict[str, BoardDetections]]:
+    """Detect the board in ``videos`` (``workers`` processes) and calibrate with our pipeline,
+    end to end; the detections come back for the common metrics."""
+    start = time.perf_counter()
+    detections = detect_all(videos, board, workers=workers, progress=False)
+    detect_s = time.perf_counter() - start
+    found = {"boards_found": {name: d.frames.size for name, d in detections.items()},
+             "workers": workers}
+    t0 = time.perf_counter()
+    try:
+        result = calibrate(detections, board, sync=sync,
+                           intrinsics={c.name: c for c in intrinsics} if intrinsics else None)
+    except CalibrationError as e:               # a failure is a result of the benchmark
+        solve_s = time.perf_counter() - t0
+        return Run(method, None, detect_s, solve_s, detect_s + solve_s,
+                   error=f"{type(e).__name__}: {e}", metrics=found), detections
+    solve_s = time.perf_counter() - t0
+    return Run(method, result.rig, detect_s, solve_s, detect_s + solve_s,
+               metrics=found), detections
+
+
+# --- aniposelib in its own environment ---------------------------------------------------------
+def peer_python(venv: Path) -> Path:
+    """The peer env's python, creating the env (python3.11 -m venv + pip install) if needed."""
+    python = venv / "bin" / "python"
+    if python.exists() and _imports(python, "aniposelib"):
+        return python
+    print(f"creating the aniposelib environment in {venv} (once)", file=sys.stderr)
+    if not python.exists():
+        subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", PEER_PACKAGE], check=True)
+    if not _imports(python, "aniposelib"):
+        raise RuntimeError(f"{venv}: aniposelib still cannot be imported after pip install")
+    return python
+
+
+def _imports(python: Path, module: str) -> bool:
+    done = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True,
+                          check=False)
+    return done.returncode == 0
+
+
+def board_spec(board: Board) -> dict[str, object]:
+    """The job file's board table."""
+    return {"squares": list(board.squares), "square_size": board.square_size,
+            "marker_size": board.marker_size, "dictionary": board.dictionary}
+
+
+def intrinsics_spec(rig: CameraRig) -> dict[str, dict[str, list]]:
+    """The job file's fixed intrinsics table, ``{camera: {matrix, distortions}}``."""
+    return {c.name: {"matrix": c.K.tolist(), "distortions": c.dist.tolist()} for c in rig}
+
+
+def rig_from_result(cameras: dict[str, dict]) -> CameraRig:
+    """The peer's result cameras (K, dist, rvec, tvec, size) as our rig."""
+    return CameraRig(tuple(Camera.from_rvec(name, tuple(c["size"]), np.array(c["K"]),
+                                            np.array(c["dist"])[:5], np.array(c["rvec"]),
+                                            np.array(c["tvec"]))
+                           for name, c in cameras.items()))
+
+
+def run_peer(method: str, python: Path, videos: dict[str, Path], board: Board, workdir: Path,
+             *, skip: int = 20, intrinsics: CameraRig | None = None) -> Run:
+    """Run aniposelib on ``videos`` through the peer script; its log goes to ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tag = re.sub(r"\W+", "_", method).strip("_")
+    job, out, log = (workdir / f"{tag}.{ext}" for ext in ("job.json", "result.json", "log"))
+    job.write_text(json.dumps({
+        "cameras": [[name, str(path)] for name, path in videos.items()],
+        "board": board_spec(board), "skip": skip, "seed": 0,
+        "intrinsics": intrinsics_spec(intrinsics) if intrinsics is not None else None}))
+    out.unlink(missing_ok=True)
+    with log.open("w") as f:
+        try:
+            subprocess.run([str(python), str(PEER_SCRIPT), str(job), str(out)], stdout=f,
+                           stderr=subprocess.STDOUT, timeout=PEER_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            return Run(method, None, error=f"timed out after {PEER_TIMEOUT_S} s")
+    if not out.exists():
+        return Run(method, None, error=f"the peer script wrote no result; see {log}")
+    res = json.loads(out.read_text())
+    rig = rig_from_result(res["cameras"]) if res.get("ok") else None
+    run = Run(method, rig, res.get("detect_s"), res.get("solve_s"), res.get("wall_s"),
+              res.get("error"))
+    run.metrics["versions"] = res.get("versions", {})
+    run.metrics["boards_found"] = res.get("detections", {})
+    return run
+
+
+# --- metrics ------------------------------------------------------------------------------------
+def rotation_angle_deg(R: FloatArray) -> FloatArray:
+    """(...) rotation angle in degrees of (..., 3, 3) rotation matrices."""
+    axis = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], axis=-1)            # 2 sin(angle) * axis
+    trace = np.trace(R, axis1=-2, axis2=-1)
+    return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1), trace - 1.0))
+
+
+def relative_to_first(rig: CameraRig) -> tuple[FloatArray, FloatArray]:
+    """Camera rotations (C, 3, 3) and centres (C, 3) in the frame of the rig's first camera."""
+    R0, c0 = rig[0].R, rig[0].center
+    R = np.stack([c.R @ R0.T for c in rig])
+    centres = (rig.centers - c0) @ R0.T
+    return R, centres
+
+
+def pose_errors(rig: CameraRig, ref: CameraRig) -> tuple[FloatArray, FloatArray]:
+    """Per camera (C,) rotation difference (degrees) and centre distance (mm) vs ``ref``,
+    both rigs expressed relative to their first camera (``ref``'s order)."""
+    rig = rig.subset(ref.names)
+    Ra, ca = relative_to_first(rig)
+    Rb, cb = relative_to_first(ref)
+    return rotation_angle_deg(Ra @ np.swapaxes(Rb, -1, -2)), \
+        1000 * np.linalg.norm(ca - cb, axis=-1)
+
+
+def aligned_errors(rig: CameraRig, truth: CameraRig) -> tuple[FloatArray, FloatArray]:
+    """Per camera (C,) rotation error (degrees) and centre error (mm) after the rigid motion
+    (Kabsch, no scale) that best maps ``rig``'s camera centres onto ``truth``'s."""
+    rig = rig.subset(truth.names)
+    a, b = rig.centers, truth.centers
+    ma, mb = a.mean(0), b.mean(0)
+    U, _, Vt = np.linalg.svd((a - ma).T @ (b - mb))
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
+    R = Vt.T @ D @ U.T
+    moved = rig.transformed(R, mb - R @ ma)
+    Rm = np.stack([c.R for c in moved])
+    Rt = np.stack([c.R for c in truth])
+    return rotation_angle_deg(Rm @ np.swapaxes(Rt, -1, -2)), \
+        1000 * np.linalg.norm(moved.centers - truth.centers, axis=-1)
+
+
+def focal_errors(rig: CameraRig, ref: CameraRig) -> FloatArray:
+    """(C,) mean focal length (fx + fy) / 2 difference vs ``ref`` in percent."""
+    rig = rig.subset(ref.names)
+    f = np.array([(c.K[0, 0] + c.K[1, 1]) / 2 for c in rig])
+    f_ref = np.array([(c.K[0, 0] + c.K[1, 1]) / 2 for c in ref])
+    return 100 * (f / f_ref - 1)
+
+
+def synced_corners(detections: dict[str, BoardDetections], sync: SyncTable,
+                   n_corners: int) -> FloatArray:
+    """(C, S, K, 2) detected corners at each synchronized instant (cameras in ``sync``'s
+    order); NaN where a camera has no frame then or did not see the corner."""
+    xy = np.full((len(sync.cameras), len(sync), n_corners, 2), np.nan)
+    for c, name in enumerate(sync.cameras):
+        det = detections[name]
+        row = np.full(det.n_frames + 1, -1)              # frame -> detection row
+        row[det.frames] = np.arange(det.frames.size)
+        frames = sync.frames[c]
+        rows = np.where(frames >= 0, row[np.clip(frames, 0, det.n_frames)], -1)
+        xy[c, rows >= 0] = det.xy[rows[rows >= 0]]
+    return xy
+
+
+def triangulated_corners(rig: CameraRig, xy: FloatArray) -> FloatArray:
+    """(S, K, 3) corners triangulated from every camera that saw them (NaN if < 2 views)."""
+    seen = np.isfinite(xy).all(-1).astype(float)                       # (C, S, K)
+    return triangulate_points(rig.extrinsics, rig.undistort(xy), seen)
+
+
+def board_geometry_rms_mm(rig: CameraRig, xy: FloatArray, board: Board) -> float:
+    """RMS in mm of all pairwise distances between triangulated corners of one instant minus
+    the printed board's distances, over every instant; ``xy`` (C, S, K, 2)."""
+    X = triangulated_corners(rig, xy)                                  # (S, K, 3)
+    i, j = np.triu_indices(board.n_corners, k=1)
+    obj = board.object_points
+    truth = np.linalg.norm(obj[i] - obj[j], axis=-1)                  # (P,)
+    d = np.linalg.norm(X[:, i] - X[:, j], axis=-1) - truth            # (S, P)
+    return float(1000 * np.sqrt(np.nanmean(d ** 2)))
+
+
+def reprojection_rms_px(rig: CameraRig, xy: FloatArray) -> float:
+    """RMS pixel distance between every observation of a corner seen by >= 2 cameras and the
+    reprojection of its triangulated position; ``xy`` (C, S, K, 2)."""
+    X = triangulated_corners(rig, xy)                                  # (S, K, 3)
+    err = np.linalg.norm(rig.project(X) - xy, axis=-1)                # (C, S, K)
+    return float(np.sqrt(np.nanmean(err ** 2)))
+
+
+def measure(run: Run, xy: FloatArray, board: Board, ref: CameraRig, aligned: bool) -> None:
+    """Fill ``run.metrics`` with the common metrics vs ``ref`` (the reference or the truth)."""
+    if run.rig is None:
+        return
+    rig = run.rig.subset(ref.names)
+    rot, centre = aligned_errors(rig, ref) if aligned else pose_errors(rig, ref)
+    run.metrics.update(rotation=rot, centre=centre, focal=focal_errors(rig, ref),
+                       reprojection=reprojection_rms_px(rig, xy),
+                       geometry=board_geometry_rms_mm(rig, xy, board))
+
+
+# --- tables -------------------------------------------------------------------------------------
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None or not np.isfinite(value) else format(value, fmt)
+
+
+def summary_table(runs: list[Run]) -> str:
+    """One row per method: times, reprojection RMS, board geometry, worst pose errors."""
+    lines = [("| method | detection s | solving s | total s | reproj. RMS px | board geometry "
+              "RMS mm | max rotation err ° | max centre err mm |"),
+             "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r.metrics
+        if r.rig is None:
+            error = str(r.error).replace("|", "\\|")
+            lines.append(f"| {r.method} | {_num(r.detect_s, '.1f')} | {_num(r.solve_s, '.1f')} "
+                         f"| {_num(r.total_s, '.1f')} | **failed**: {error} | | | |")
+            continue
+        worst = [float(np.max(m[k])) if k in m and not r.reference else None
+                 for k in ("rotation", "centre")]
+        lines.append(f"| {r.method} | {_num(r.detect_s, '.1f')} | {_num(r.solve_s, '.1f')} | "
+                     f"{_num(r.total_s, '.1f')} | {_num(m.get('reprojection'), '.3f')} | "
+                     f"{_num(m.get('geometry'), '.2f')} | {_num(worst[0], '.2f')} | "
+                     f"{_num(worst[1], '.1f')} |")
+    return "\n".join(lines)
+
+
+def camera_table(runs: list[Run], names: list[str]) -> str:
+    """One row per method, one column per camera: rotation err / centre err / focal err."""
+    lines = ["| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for r in runs:
+        if r.rig is None or r.reference or "rotation" not in r.metrics:
+            continue
+        m = r.metrics
+        cells = [f"{m['rotation'][k]:.2f}° / {m['centre'][k]:.0f} mm / {m['focal'][k]:+.1f} %"
+                 for k in range(len(names))]
+        lines.append(f"| {r.method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- case 1: caliscope's real session -----------------------------------------------------------
+def inverted_copies(videos: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    """Negative copies of ``videos`` (MJPG at quality 100 in .avi) for a detector that cannot
+    read an inverted board."""
+    out: dict[str, Path] = {}
+    for name, path in videos.items():
+        cap = cv2.VideoCapture(str(path))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        out[name] = out_dir / f"{name}.avi"
+        writer = cv2.VideoWriter(str(out[name]), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
+        ok, frame = cap.read()
+        while ok:
+            writer.write(255 - frame)
+            ok, frame = cap.read()
+        writer.release()
+        cap.release()
+    return out
+
+
+def caliscope_case(python: Path, workers: int) -> str:
+    folder = CALISCOPE / "calibration" / "extrinsic"
+    board = board_from_caliscope(CALISCOPE / "charuco.toml")
+    ref = import_calibration(CALISCOPE / "camera_array.toml")
+    videos = find_footage(folder)
+    times = read_timestamps(folder / "timestamps.csv")
+    sync = sync_by_timestamps({name: times[name] for name in videos})
+    runs = [Run("caliscope's own calibration (reference)", ref, reference=True)]
+    run, detections = run_ours("ours, intrinsics solved", videos, board, sync, workers)
+    runs.append(run)
+    runs.append(run_ours("ours, caliscope intrinsics fixed", videos, board, sync, workers,
+                         intrinsics=ref)[0])
+    work = BENCH / "caliscope"
+    with tempfile.TemporaryDirectory(dir=_tmp_root()) as tmp:
+        negative = inverted_copies(videos, Path(tmp))          # not timed
+        runs.append(run_peer("aniposelib, own intrinsics (default: every 20th frame)", python,
+                             negative, board, work))
+        runs.append(run_peer("aniposelib, own intrinsics, every frame (skip=1)", python,
+                             negative, board, work, skip=1))
+        runs.append(run_peer("aniposelib, caliscope intrinsics fixed", python, negative, board,
+                             work, intrinsics=ref))
+    xy = synced_corners(detections, sync, board.n_corners)
+    for r in runs:
+        measure(r, xy, board, ref, aligned=False)
+    return caliscope_section(runs, ref, sync, xy)
+
+
+def caliscope_section(runs: list[Run], ref: CameraRig, sync: SyncTable, xy: FloatArray) -> str:
+    n_sync = int((np.isfinite(xy).all(-1).any(-1).sum(0) >= 2).sum())
+    intro = ("`../shared/data/caliscope_charuco_4cam`: 4 webcams, 1280x720, 111 frames at 6 fps, "
+             "ChArUco 4x5 squares, DICT_4X4_1000, 54 mm squares, printed inverted. Reference: "
+             "caliscope's own `camera_array.toml` (intrinsics from separate recordings). Poses "
+             "are compared after expressing every rig relative to cam_0.")
+    notes = [
+        (f"Ours synchronises frames by `timestamps.csv` ({len(sync)} instants); aniposelib gets "
+         "the videos only and pairs frames by index (its rule)."),
+        ("aniposelib cannot read an inverted board, so it is given negative copies of the "
+         "videos (MJPG, quality 100), written before its timer starts; making them is not timed."),
+        ("aniposelib with fixed intrinsics: its cameras get caliscope's matrices and distortions "
+         "and `calibrate_rows(init_intrinsics=False, only_extrinsics=True)` adjusts only the "
+         "extrinsics."),
+        ("Reprojection RMS and board geometry are measured the same way for every rig, on our "
+         f"detections at the synchronized instants ({n_sync} with the board in >= 2 cameras): "
+         "each corner seen by >= 2 cameras is triangulated from all of them (linear, "
+         "undistorted); reprojection RMS over those observations; board geometry = RMS of all "
+         "pairwise corner distances within an instant minus the printed board's.")]
+    return _section("Case 1: caliscope's 4-webcam session (real footage)", intro, runs,
+                    ref.names, "Per camera: rotation difference / camera-centre distance "
+                    "(relative to cam_0) / focal length difference, vs caliscope's calibration:",
+                    notes)
+
+
+def _section(title: str, intro: str, runs: list[Run], names: list[str], per_camera: str,
+             notes: list[str]) -> str:
+    """A case's markdown: title, setup, summary table, per-camera table, notes."""
+    versions = next((r.metrics["versions"] for r in runs if r.metrics.get("versions")), {})
+    workers = next((r.metrics["workers"] for r in runs if "workers" in r.metrics), 1)
+    machine = (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs); ours: numpy "
+               f"{np.__version__}, OpenCV {cv2.__version__}, detection in {workers} "
+               "process(es); aniposelib's own env: "
+               + ", ".join(f"{k} {v}" for k, v in versions.items())
+               + " (detection in 1 process). Times: wall-clock seconds inside each process, "
+               "imports excluded.")
+    found: dict[str, list[str]] = {}
+    for r in runs:
+        if r.metrics.get("boards_found"):
+            counts = ", ".join(f"{k} {v}" for k, v in r.metrics["boards_found"].items())
+            found.setdefault(counts, []).append(r.method)
+    frames = ("Frames with the board, per camera (aniposelib: those with >= 8 corners, which "
+              "its `calibrate_rows` keeps): "
+              + "; ".join(f"{' and '.join(methods)}: {c}" for c, methods in found.items()) + ".")
+    bullets = "\n".join(f"- {n}" for n in [machine, *notes, frames])
+    return "\n\n".join([f"## {title}", intro, summary_table(runs), per_camera,
+                        camera_table(runs, names), "Notes:\n" + bullets])
+
+
+def _tmp_root() -> Path:
+    BENCH.mkdir(exist_ok=True)
+    return BENCH
+
+
+# --- case 2: synthetic 8-camera ring ------------------------------------------------------------
+SYNTHETIC = {"n_cameras": 8, "n_frames": 600, "radius": 3.0, "height": 2.0,
+             "size": [1280, 720], "hfov_deg": 70.0, "seed": 0, "blur": 0.7, "noise": 2.0,
+             "occlusion": 0.2,
+             "board": {"type": "charuco", "squares": [5, 7], "square_size": 0.1,
+                       "marker_size": 0.075, "dictionary": "DICT_4X4_50"}}
+
+
+def synthetic_session(cache: Path) -> tuple[dict[str, Path], CameraRig, Board]:
+    """The rendered 8-camera session (videos, true rig, board), rendered once into ``cache``
+    and reused while ``SYNTHETIC`` is unchanged."""
+    p = SYNTHETIC
+    board = Board.from_table(dict(p["board"]), "benchmark board")
+    stamp, truth_file, videos = cache / "params.json", cache / "truth.toml", cache / "videos"
+    wanted = json.dumps(p, sort_keys=True)
+    if not (stamp.exists() and stamp.read_text() == wanted):
+        stamp.unlink(missing_ok=True)
+        rig = ring_rig(p["n_cameras"], radius=p["radius"], height=p["height"],
+                       size=tuple(p["size"]), hfov_deg=p["hfov_deg"], seed=p["seed"])
+        print(f"rendering {p['n_cameras']} x {p['n_frames']} board views into {videos} "
+              "(once; about half a minute per 100 views)", file=sys.stderr)
+        render_session(rig, board, p["n_frames"], videos, seed=p["seed"], blur=p["blur"],
+                       noise=p["noise"], occlusion=p["occlusion"])
+        write_calibration(rig, truth_file)
+        write_text_atomically(stamp, wanted)
+    return find_footage(videos), read_calibration(truth_file), board
+
+
+def synthetic_case(python: Path, workers: int) -> str:
+    videos, truth, board = synthetic_session(BENCH / "synthetic8")
+    sync = sync_by_index({name: SYNTHETIC["n_frames"] for name in videos})
+    run, detections = run_ours("ours", videos, board, sync, workers)
+    work = BENCH / "synthetic8" / "peer"
+    runs = [run,
+            run_peer("aniposelib (default: every 20th frame)", python, videos, board, work),
+            run_peer("aniposelib, every frame (skip=1)", python, videos, board, work, skip=1)]
+    xy = synced_corners(detections, sync, board.n_corners)
+    for r in runs:
+        measure(r, xy, board, truth, aligned=True)
+    p, board_p = SYNTHETIC, SYNTHETIC["board"]
+    intro = (f"`ring_rig({p['n_cameras']}, radius={p['radius']}, height={p['height']}, "
+             f"size={tuple(p['size'])}, hfov_deg={p['hfov_deg']}, seed={p['seed']})` with lens "
+             f"distortion; `render_session` renders {p['n_frames']} frames per camera of a "
+             f"ChArUco {board_p['squares'][0]}x{board_p['squares'][1]} board "
+             f"({board_p['square_size'] * 1000:.0f} mm squares, {board_p['dictionary']}) moving "
+             f"and turning once around the volume, blur sigma {p['blur']} px, noise "
+             f"{p['noise']} grey levels, a hand over the board in {p['occlusion']:.0%} of views "
+             "(MJPG videos, cached in `.bench/synthetic8/`). Errors are vs the truth after one "
+             "rigid motion (rotation + translation, no scale; Kabsch on the camera centres) "
+             "maps each solution's world frame onto the true one.")
+    notes = [
+        ("Reprojection RMS and board geometry as in case 1, on our detections (frames paired by "
+         "index: the cameras run in lockstep)."),
+        ("aniposelib's default `detect_video(skip=20)` looks at every 20th frame (and the 10 "
+         "after each hit); `skip=1` is its densest setting, run through its own "
+         "`CharucoBoard.detect_video` and `CameraGroup.calibrate_rows`.")]
+    return _section("Case 2: synthetic 8-camera ring, 600 rendered frames (truth known)",
+                    intro, runs, truth.names, "Per camera: rotation error / centre error / "
+                    "focal length error vs the truth:", notes)
+
+
+# --- RESULTS.md ------------------------------------------------------------------------------
+CASES = {"caliscope": caliscope_case, "synthetic8": synthetic_case}
+_HEADER = ("# Benchmark results\n\n"
+           "Calibration: `python benchmarks/calibration.py --case all` (sections are replaced "
+           "case by case).\n")
+
+
+def update_results(sections: dict[str, str], path: Path = RESULTS) -> None:
+    """Replace (or add) each case's section of ``path`` and write it atomically."""
+    text = path.read_text(encoding="utf-8") if path.exists() else _HEADER
+    for case, body in sections.items():
+        block = f"<!-- begin {case} -->\n{body}\n<!-- end {case} -->"
+        pattern = re.compile(rf"<!-- begin {case} -->.*?<!-- end {case} -->", re.DOTALL)
+        if pattern.search(text):
+            text = pattern.sub(lambda _, b=block: b, text)
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    write_text_atomically(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=[*CASES, "all"], default="all")
+    parser.add_argument("--peer-venv", type=Path, default=BENCH / "venv-aniposelib",
+                        help="aniposelib's virtual env (created with python3.11 -m venv and "
+                             "pip install aniposelib when missing)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="our detection's processes (default 1, like aniposelib's)")
+    args = parser.parse_args(argv)
+    python = peer_python(args.peer_venv.resolve())
+    sections = {}
+    for case in (CASES if args.case == "all" else [args.case]):
+        sections[case] = CASES[case](python, args.workers)
+        print(sections[case] + "\n", flush=True)
+    update_results(sections)
+    print(f"written {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
