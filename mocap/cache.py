@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,19 @@ def fingerprint(files: Iterable[Path] = (), **settings: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_arrays(path: Path, key: str, compute: Callable[[], Arrays]) -> Arrays:
-    """The arrays stored at ``path`` if they were made from inputs with fingerprint ``key``;
-    else ``compute()``'s, stored atomically for next time."""
+def load_cached(path: Path, key: str) -> Arrays | None:
+    """The arrays stored at ``path`` if they were made from inputs with fingerprint ``key``."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["_fingerprint"]) == key:
                 return {k: data[k] for k in data.files if k != "_fingerprint"}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         pass
-    arrays = compute()
+    return None
+
+
+def store_cached(path: Path, key: str, arrays: Arrays) -> None:
+    """Store ``arrays`` at ``path`` (atomically) under fingerprint ``key``."""
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, _fingerprint=key, **arrays)
-    return arrays

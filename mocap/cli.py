@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from mocap.errors import user_errors
-from mocap.pipeline import format_summary, run_session
-from mocap.session import Session
+
+# `mocap calibrate SESSION` and `mocap calibrate intrinsics|import ...` share a first word;
+# the second word picks the hidden command that does the work.
+_CALIBRATE_TOOLS = {"intrinsics": "calibrate-intrinsics", "import": "calibrate-import"}
 
 
 def _version() -> str:
@@ -20,33 +23,165 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mocap", description="Multi-camera 3D motion capture: calibrate cameras, "
-        "triangulate 2D keypoints into 3D skeletons, export them.")
+        prog="mocap", description="Multi-camera 3D motion capture: calibrate cameras from a "
+        "ChArUco board, triangulate 2D keypoints into 3D skeletons, export them.")
     parser.add_argument("--version", action="version", version=f"mocap {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run(commands)
+    _add_calibrate(commands)
+    _add_board(commands)
+    return parser
 
-    run = commands.add_parser("run", help="reconstruct 3D motion of a session folder",
-                              description="Read SESSION/calibration and SESSION/keypoints2d, "
-                              "triangulate, write SESSION/output/points3d.npz and .trc.")
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="reconstruct the 3D motion of a session folder",
+        description="Calibrate SESSION/calibration if needed, triangulate "
+        "SESSION/keypoints2d, write SESSION/output/points3d.npz and .trc.")
     run.add_argument("session", help="session folder")
     run.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    run.add_argument("--calibration", type=Path, metavar="FILE",
+                     help="use this calibration (ours, Pose2Sim/anipose TOML, Qualisys "
+                     ".qca.txt, caliscope or FreeMoCap) instead of the session's")
     run.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
     run.add_argument("--min-score", type=float, help="ignore 2D below this score (default 0.3)")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_run)
-    return parser
+
+
+def _add_calibrate(commands: argparse._SubParsersAction) -> None:
+    cal = commands.add_parser(
+        "calibrate", help="calibrate cameras from board footage (also: intrinsics, import)",
+        description="mocap calibrate SESSION: intrinsics and extrinsics from "
+        "SESSION/calibration/ (board.toml, <camera>.mp4 or <camera>/ image folders, optional "
+        "timestamps.csv and intrinsics.toml); writes SESSION/output/calibration.toml and "
+        "SESSION/output/calibration_report/. Also: 'mocap calibrate intrinsics FOOTAGE... "
+        "--board board.toml -o intrinsics.toml' and 'mocap calibrate import FILE -o OUT'.")
+    cal.add_argument("session", help="session folder")
+    cal.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    cal.add_argument("--force", action="store_true", help="recalibrate even if nothing changed")
+    cal.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    cal.set_defaults(func=_calibrate)
+
+    intr = commands.add_parser(_CALIBRATE_TOOLS["intrinsics"], prog="mocap calibrate intrinsics",
+                               description="Intrinsics of each camera from its board footage.")
+    intr.add_argument("footage", nargs="+", type=Path, help="videos or image folders, one per "
+                      "camera (the camera is named after the file or folder)")
+    intr.add_argument("--board", type=Path, required=True, help="board.toml")
+    intr.add_argument("-o", "--output", type=Path, required=True, help="intrinsics TOML to write")
+    intr.add_argument("--fisheye", action="store_true", help="OpenCV's fisheye lens model")
+    intr.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    intr.set_defaults(func=_calibrate_intrinsics)
+
+    imp = commands.add_parser(_CALIBRATE_TOOLS["import"], prog="mocap calibrate import",
+                              description="Convert another system's calibration to ours.")
+    imp.add_argument("file", type=Path, help="Qualisys .qca.txt, caliscope camera_array.toml or "
+                     "config.toml, FreeMoCap TOML, Pose2Sim/anipose TOML")
+    imp.add_argument("-o", "--output", type=Path, required=True, help="calibration TOML to write")
+    imp.add_argument("--pose2sim-distortion", action="store_true",
+                     help="Qualisys: divide distortion coefficients by 64 as Pose2Sim does")
+    imp.set_defaults(func=_calibrate_import)
+
+
+def _add_board(commands: argparse._SubParsersAction) -> None:
+    board = commands.add_parser("board", help="make a printable calibration board")
+    tools = board.add_subparsers(dest="board_command", metavar="ACTION", required=True)
+    create = tools.add_parser(
+        "create", help="write board.png, board.pdf (exact physical size) and board.toml",
+        description="Write a printable board at exact physical size and its board.toml.")
+    create.add_argument("-o", "--output", type=Path, default=Path("board"), help="folder")
+    create.add_argument("--type", choices=("charuco", "checkerboard"), default="charuco")
+    create.add_argument("--squares", type=int, nargs=2, default=(5, 7),
+                        metavar=("COLUMNS", "ROWS"), help="squares, not inner corners")
+    create.add_argument("--square-size", type=float, default=0.04, help="metres")
+    create.add_argument("--marker-size", type=float, default=0.03, help="metres (ChArUco)")
+    create.add_argument("--dictionary", default="DICT_4X4_50", help="OpenCV ArUco dictionary")
+    create.add_argument("--inverted", action="store_true", help="white markers on black")
+    create.add_argument("--double-sided", action="store_true", help="also print the back")
+    create.add_argument("--dpi", type=int, default=300)
+    create.set_defaults(func=_board_create)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from mocap.pipeline import format_summary, run_session
+    from mocap.session import Session
     session = Session.open(args.session, args.output)
-    result = run_session(session, min_views=args.min_views, min_score=args.min_score)
+    result = run_session(session, calibration_file=args.calibration, progress=not args.quiet,
+                         min_views=args.min_views, min_score=args.min_score)
     if not args.quiet:
         print(format_summary(result))
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from mocap.calibration_stage import calibrate_session
+    from mocap.pipeline import format_calibration
+    from mocap.session import Session
+    session = Session.open(args.session, args.output)
+    calibration = calibrate_session(session, progress=not args.quiet, force=args.force)
+    if not args.quiet:
+        print("\n".join(format_calibration(calibration)
+                        + [f"wrote {p}" for p in calibration.outputs]))
+    return 0
+
+
+def _calibrate_intrinsics(args: argparse.Namespace) -> int:
+    from calibration.board import load_board
+    from calibration.camera import CameraRig
+    from calibration.detection import detect_all
+    from calibration.intrinsics import calibrate_intrinsics
+    from calibration.io import write_calibration
+    board = load_board(args.board)
+    detections = detect_all({p.stem if p.is_file() else p.name: p for p in args.footage}, board,
+                            progress=not args.quiet)
+    results = {cam: calibrate_intrinsics(det, board, fisheye=args.fisheye)
+               for cam, det in detections.items()}
+    cameras = tuple(r.camera.replace(extra={"rms": r.rms}) for r in results.values())
+    write_calibration(CameraRig(cameras), args.output)
+    if not args.quiet:
+        for cam, r in results.items():
+            print(f"{cam}: fx {r.camera.K[0, 0]:.1f} fy {r.camera.K[1, 1]:.1f} px, RMS "
+                  f"{r.rms:.3f} px over {r.views_used.size} views, coverage {r.coverage:.0%}")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _calibrate_import(args: argparse.Namespace) -> int:
+    from calibration.importers import detect_format, import_calibration, read_qualisys
+    from calibration.io import write_calibration
+    if args.pose2sim_distortion and detect_format(args.file) == "qualisys":
+        rig = read_qualisys(args.file, pose2sim_distortion=True)
+    else:
+        rig = import_calibration(args.file)
+    write_calibration(rig, args.output)
+    print(f"imported {len(rig)} cameras ({', '.join(rig.names)}) from {args.file}; "
+          f"wrote {args.output}")
+    return 0
+
+
+def _board_create(args: argparse.Namespace) -> int:
+    from calibration.board import Board
+    from calibration.board_print import write_printable
+    board = Board(args.type, tuple(args.squares), args.square_size,
+                  args.marker_size if args.type == "charuco" else 0.0, args.dictionary,
+                  inverted=args.inverted, double_sided=args.double_sided,
+                  source="command-line options")
+    for kind, path in write_printable(board, args.output, dpi=args.dpi).items():
+        print(f"wrote {path} ({kind})")
+    w, h = board.size_m
+    print(f"print at 100 % scale: the squares area is {w * 100:.1f} x {h * 100:.1f} cm")
+    return 0
+
+
+def _route(argv: list[str]) -> list[str]:
+    """``calibrate intrinsics ...`` -> ``calibrate-intrinsics ...`` (and ``import``)."""
+    if len(argv) >= 2 and argv[0] == "calibrate" and argv[1] in _CALIBRATE_TOOLS:
+        return [_CALIBRATE_TOOLS[argv[1]], *argv[2:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_route(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except user_errors() as e:

@@ -10,6 +10,7 @@ import numpy as np
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.metrics import joint_errors, summarize_errors
+from mocap.calibration_stage import SessionCalibration, session_rig
 from mocap.session import Session
 from mocap.triangulation import triangulate
 from rigs.motion import Motion3D
@@ -21,26 +22,32 @@ class RunResult:
 
     motion: Motion3D
     cameras: list[str]
+    calibration: SessionCalibration
     outputs: list[Path] = field(default_factory=list)
     accuracy: dict[str, float] | None = None
 
 
-def run_session(session: Session, **overrides: float | int | None) -> RunResult:
-    """Triangulate a session's 2D keypoints and write ``points3d.npz`` and ``.trc`` files.
+def run_session(session: Session, *, calibration_file: Path | None = None,
+                progress: bool = True, **overrides: float | int | None) -> RunResult:
+    """Calibrate if needed, triangulate the session's 2D keypoints, write ``points3d.npz`` and
+    ``.trc`` files.
 
     Args:
         session: the session folder.
+        calibration_file: a calibration of any supported format to use instead of the session's.
+        progress: show progress bars.
         overrides: triangulation settings that replace ``session.toml``'s (``min_views``...).
     """
     config = session.config.with_overrides(**overrides)
-    rig = session.load_calibration()
-    keypoints = session.load_keypoints(rig)
+    files = session.keypoint_files()                     # fail early, before calibrating
+    calibration = session_rig(session, calibration_file, progress=progress)
+    keypoints = session.load_keypoints(calibration.rig, files)
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
-    motion = triangulate(rig, keypoints, config.triangulation)
-    outputs = [write_points3d(motion, session.output / "points3d.npz")]
+    motion = triangulate(calibration.rig, keypoints, config.triangulation)
+    outputs = [*calibration.outputs, write_points3d(motion, session.output / "points3d.npz")]
     outputs += write_trc_files(motion, session.output)
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
-    return RunResult(motion, list(keypoints.cameras), outputs, accuracy)
+    return RunResult(motion, list(keypoints.cameras), calibration, outputs, accuracy)
 
 
 def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
@@ -55,7 +62,7 @@ def format_summary(result: RunResult) -> str:
     """A few lines for the terminal."""
     m = result.motion
     found = np.isfinite(m.xyz).all(-1)
-    lines = [
+    lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
         f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
         f"keypoints: {m.skeleton.name} ({len(m.skeleton)})",
@@ -69,3 +76,16 @@ def format_summary(result: RunResult) -> str:
         lines.append(f"ground truth: mean joint error {a['mean_mm']:.2f} mm, "
                      f"95th percentile {a['p95_mm']:.2f} mm, {a['recovered']:.1%} recovered")
     return "\n".join(lines)
+
+
+def format_calibration(cal: SessionCalibration) -> list[str]:
+    """Lines on where the cameras came from, their RMS and (synthetic sessions) their errors."""
+    lines = [f"calibration: {cal.source}"]
+    if cal.result is not None:
+        rms = {n: c["rms_px"] for n, c in cal.result.report["cameras"].items()}
+        lines.append("  reprojection RMS: " + ", ".join(f"{n} {v:.3f} px" for n, v in rms.items()))
+    if cal.truth:
+        lines.append("  against the true cameras (after one rigid alignment): " + ", ".join(
+            f"{d.name} {d.rotation_deg:.3f} deg / {d.center_mm:.1f} mm / f {d.focal_pct:.2f} %"
+            for d in cal.truth))
+    return lines

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from calibration.camera import CameraRig
-from calibration.io import read_calibration
 from mocap.config import SessionConfig
 from mocap.errors import InputError
 from mocap.keypoints import Keypoints2D
@@ -41,8 +40,8 @@ class Session:
             if path.is_file():
                 return path
         raise InputError(f"{self.root}: no calibration found; put a calibration TOML in "
-                         "calibration/calibration.toml (or run 'mocap calibrate' on board "
-                         "footage in calibration/)")
+                         "calibration/calibration.toml, give one with --calibration FILE, or "
+                         "put board.toml and board footage (calibration/<camera>.mp4) there")
 
     @property
     def ground_truth_file(self) -> Path | None:
@@ -59,15 +58,12 @@ class Session:
                              "2], score [F, P, J], keypoints, skeleton, fps)")
         return files
 
-    def load_calibration(self) -> CameraRig:
-        return read_calibration(self.calibration_file)
-
-    def load_keypoints(self, rig: CameraRig) -> Keypoints2D:
-        """The session's 2D, checked against the cameras of ``rig``."""
-        files = self.keypoint_files()
+    def load_keypoints(self, rig: CameraRig, files: dict[str, Path] | None = None) -> Keypoints2D:
+        """The session's 2D (``files`` or :meth:`keypoint_files`), checked against ``rig``."""
+        files = files or self.keypoint_files()
         unknown = [name for name in files if name not in rig.names]
         if unknown:
-            raise InputError(f"{files[unknown[0]]}: camera '{unknown[0]}' is not in "
-                             f"{self.calibration_file} (it has {', '.join(rig.names)}); rename "
-                             "the keypoints file after its camera or calibrate that camera")
+            raise InputError(f"{files[unknown[0]]}: camera '{unknown[0]}' is not in the "
+                             f"calibration (it has {', '.join(rig.names)}); rename the keypoints "
+                             "file after its camera or calibrate that camera")
         return read_keypoints(files)

@@ -1,0 +1,157 @@
+"""The calibration stage of a session: board footage in ``calibration/`` -> ``output/calibration.toml``.
+
+The rig is reused while the footage, board, timestamps and known intrinsics are unchanged.
+
+Board detections are cached per camera in ``output/cache/`` with the footage's fingerprint, so a
+rerun (or a run after an interruption) only detects what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from calibration.board import Board, load_board
+from calibration.calibrate import CalibrationResult, calibrate
+from calibration.camera import Camera, CameraRig
+from calibration.compare import CameraDifference, compare_rigs
+from calibration.detection import detect_all
+from calibration.detections import BoardDetections
+from calibration.footage import find_footage, image_files
+from calibration.importers import import_calibration
+from calibration.io import read_calibration, write_calibration
+from calibration.report import write_report
+from calibration.sync import SyncTable, sync_footage
+from mocap.cache import fingerprint, load_cached, store_cached
+from mocap.session import Session
+
+DETECTION_VERSION = 1           # bump when detection changes, so caches are redone
+
+
+@dataclass(frozen=True)
+class CalibrationInputs:
+    """What a session's ``calibration/`` folder holds."""
+
+    board: Board
+    footage: dict[str, Path]
+    timestamps: Path | None
+    intrinsics: Path | None
+
+    @classmethod
+    def of(cls, session: Session) -> CalibrationInputs:
+        folder = session.root / "calibration"
+        timestamps = folder / "timestamps.csv"
+        intrinsics = folder / "intrinsics.toml"
+        return cls(load_board(folder / "board.toml"), find_footage(folder),
+                   timestamps if timestamps.is_file() else None,
+                   intrinsics if intrinsics.is_file() else None)
+
+
+def has_board_footage(session: Session) -> bool:
+    return (session.root / "calibration" / "board.toml").is_file()
+
+
+def detect_cached(footage: dict[str, Path], board: Board, cache: Path, *,
+                  progress: bool = True, workers: int | None = None
+                  ) -> dict[str, BoardDetections]:
+    """Board detections of every camera, from ``cache`` where the footage is unchanged."""
+    keys = {cam: fingerprint(_footage_files(path), board=board.to_table(),
+                             version=DETECTION_VERSION) for cam, path in footage.items()}
+    files = {cam: cache / f"board_{cam}.npz" for cam in footage}
+    cached = {cam: load_cached(files[cam], keys[cam]) for cam in footage}
+    todo = {cam: path for cam, path in footage.items() if cached[cam] is None}
+    fresh = detect_all(todo, board, workers=workers, progress=progress) if todo else {}
+    for cam, det in fresh.items():
+        cached[cam] = _to_arrays(det)
+        store_cached(files[cam], keys[cam], cached[cam])
+    return {cam: _from_arrays(cam, arrays) for cam, arrays in cached.items()}
+
+
+def session_sync(inputs: CalibrationInputs, detections: dict[str, BoardDetections]) -> SyncTable:
+    return sync_footage({c: d.n_frames for c, d in detections.items()}, inputs.timestamps)
+
+
+def known_intrinsics(inputs: CalibrationInputs) -> dict[str, Camera] | None:
+    """Cameras of ``calibration/intrinsics.toml`` (kept fixed), or None."""
+    if inputs.intrinsics is None:
+        return None
+    return {cam.name: cam for cam in read_calibration(inputs.intrinsics)}
+
+
+def _footage_files(path: Path) -> list[Path]:
+    return image_files(path) if path.is_dir() else [path]
+
+
+def _to_arrays(det: BoardDetections) -> dict[str, np.ndarray]:
+    return {"frames": det.frames, "xy": det.xy, "mirrored": det.mirrored,
+            "n_frames": np.array(det.n_frames), "image_size": np.array(det.image_size)}
+
+
+def _from_arrays(camera: str, a: dict[str, np.ndarray]) -> BoardDetections:
+    return BoardDetections(camera, tuple(a["image_size"]), a["frames"], a["xy"],
+                           int(a["n_frames"]), a["mirrored"])
+
+
+@dataclass(frozen=True)
+class SessionCalibration:
+    """The rig a session uses and where it came from."""
+
+    rig: CameraRig
+    source: str                                  # a sentence for the summary
+    result: CalibrationResult | None = None      # set when calibrated in this run
+    outputs: tuple[Path, ...] = ()
+    truth: list[CameraDifference] | None = None  # against ground_truth/calibration.toml
+
+
+def session_rig(session: Session, calibration_file: Path | None = None, *,
+                progress: bool = True, force: bool = False) -> SessionCalibration:
+    """The session's cameras: a file given on the command line (any supported format), else
+    ``calibration/calibration.toml``, else calibrated from the board footage in
+    ``calibration/`` (reused from ``output/calibration.toml`` while its inputs are unchanged)."""
+    if calibration_file is not None:
+        return SessionCalibration(import_calibration(calibration_file),
+                                  f"imported {calibration_file}")
+    ready = session.root / "calibration" / "calibration.toml"
+    if ready.is_file():
+        return SessionCalibration(read_calibration(ready), f"read {ready}")
+    if has_board_footage(session):
+        return calibrate_session(session, progress=progress, force=force)
+    return SessionCalibration(read_calibration(session.calibration_file),
+                              f"read {session.calibration_file}")
+
+
+def calibrate_session(session: Session, *, progress: bool = True,
+                      force: bool = False) -> SessionCalibration:
+    """Calibrate from ``calibration/`` and write ``output/calibration.toml`` and its report."""
+    inputs = CalibrationInputs.of(session)
+    out = session.output / "calibration.toml"
+    key = fingerprint(_inputs_files(inputs), board=inputs.board.to_table(),
+                      version=DETECTION_VERSION)
+    if not force and out.is_file():
+        rig = read_calibration(out)
+        if rig.extra.get("metadata", {}).get("fingerprint") == key:
+            return SessionCalibration(rig, f"reused {out} (calibration inputs unchanged)",
+                                      truth=_against_truth(session, rig))
+    detections = detect_cached(inputs.footage, inputs.board, session.output / "cache",
+                               progress=progress)
+    result = calibrate(detections, inputs.board, intrinsics=known_intrinsics(inputs),
+                       sync=session_sync(inputs, detections))
+    metadata = dict(result.rig.extra.get("metadata", {}), fingerprint=key)
+    rig = CameraRig(result.rig.cameras, dict(result.rig.extra, metadata=metadata))
+    paths = write_report(result, session.output / "calibration_report")
+    write_calibration(rig, out)
+    return SessionCalibration(rig, f"calibrated from {len(inputs.footage)} cameras' board "
+                              f"footage in {session.root / 'calibration'}", result,
+                              (out, *paths), _against_truth(session, rig))
+
+
+def _against_truth(session: Session, rig: CameraRig) -> list[CameraDifference] | None:
+    truth = session.root / "ground_truth" / "calibration.toml"
+    return compare_rigs(rig, read_calibration(truth)) if truth.is_file() else None
+
+
+def _inputs_files(inputs: CalibrationInputs) -> list[Path]:
+    files = [f for path in inputs.footage.values() for f in _footage_files(path)]
+    return files + [p for p in (inputs.timestamps, inputs.intrinsics) if p is not None]
