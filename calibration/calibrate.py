@@ -43,7 +43,9 @@ from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
 MIN_VIEWS = 3
-GATE_SIGMA = 5.0        # joint intrinsics farther than this from the camera's own are refused
+GATE_SIGMA = 5.0
+HIGH_RMS_PX = 1.5       # a camera whose reprojection RMS exceeds this (and 3x its own) is flagged
+HIGH_OUTLIER_FRACTION = 0.2     # and one that loses more of its corners as outliers        # joint intrinsics farther than this from the camera's own are refused
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     clock = {"start": time.perf_counter()}
     detections = _synchronised(detections, frame_times, sync)
     _check_views(detections, board)
+    usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
+    check_connected(camera_graph(usable), detections)            # before the slow steps
     obj = np.asarray(board.object_points, dtype=float)
     given = dict(intrinsics or {})
     intr = {n: _intrinsics(d, board, given.get(n), fisheye, max_views)
@@ -116,7 +120,7 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
                                              root, intr)
     clock["bundle"] = time.perf_counter()
-    warnings = _check_refined(bundle.cameras, detections)
+    warnings = _check_refined(bundle, detections, intr)
     rig, board_world, description = _to_world(bundle, detections, obj, world_frame)
     clock["world"] = time.perf_counter()
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
@@ -245,11 +249,24 @@ def _drift_warning(joint: Camera, single: Camera, z: float) -> str:
             "(motion blur, rolling shutter), and film it closer to this camera")
 
 
-def _check_refined(cameras: list[Camera],
-                   detections: Mapping[str, BoardDetections]) -> list[str]:
-    """Raise SolverError for implausible intrinsics; return warnings for lesser doubts."""
+def _check_refined(bundle: BundleResult, detections: Mapping[str, BoardDetections],
+                   intr: Mapping[str, IntrinsicsResult]) -> list[str]:
+    """Raise SolverError for implausible intrinsics; return warnings for lesser doubts: lens
+    distortion unknown towards the image corners, and reprojection errors far above what the
+    camera's own views allow (a sign of unsynchronised frames)."""
     warnings = []
-    for cam in cameras:
+    sync_advice = ("check that the frames of all cameras are synchronised (timestamps.csv) "
+                   "and that the board does not move fast")
+    for c, (cam, rms) in enumerate(zip(bundle.cameras, bundle.rms)):
+        own = intr[cam.name].rms
+        dropped = 1.0 - bundle.inliers[bundle.camera == c].mean()
+        if rms > max(HIGH_RMS_PX, 3.0 * own if np.isfinite(own) else 0.0):
+            warnings.append(f"camera {cam.name}: reprojection RMS {rms:.2f} px is high (its own "
+                            f"views fit to {own:.2f} px): {sync_advice}")
+        if dropped > HIGH_OUTLIER_FRACTION:
+            warnings.append(f"camera {cam.name}: {100 * dropped:.0f} % of its board corners "
+                            f"were dropped as not fitting the other cameras' views: "
+                            f"{sync_advice}")
         radius = data_radius(detections[cam.name], cam)
         problems = intrinsics_problems(cam, radius=radius)
         if problems:

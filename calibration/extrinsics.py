@@ -99,8 +99,12 @@ def board_poses_in_camera(det: BoardDetections, camera: Camera, object_points: F
     return ViewPoses(det.frames[good], R[good], t[good], rms[good], n[good])
 
 
-def camera_graph(views: Mapping[str, ViewPoses]) -> nx.Graph:
+def camera_graph(views: Mapping[str, ViewPoses | BoardDetections]) -> nx.Graph:
     """Cameras as nodes; an edge wherever two cameras saw the board in the same frame.
+
+    Args:
+        views: per camera, its posed views (or its detections: anything with ``frames`` (N,)
+            and ``n_corners`` (N,)).
 
     Edge attributes: ``weight`` = sum over shared frames of the smaller corner count,
     ``frames`` = number of shared frames.

@@ -17,9 +17,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.bundle import Observations, bundle_adjust
 from calibration.camera import Camera
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
+from calibration.extrinsics import BoardPoses
 
 FloatArray = NDArray[np.float64]
 
@@ -270,15 +272,14 @@ def _fit(name: str, size: tuple[int, int], obj: FloatArray, xy: FloatArray,
     """One OpenCV calibration from ``start`` with the extras in ``model`` (see MODEL_EXTRAS)
     free; returns the camera, (V, K) corner residuals in pixels (NaN where unseen) and the (9,)
     standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 (NaN for fisheye)."""
+    if start.fisheye:
+        camera, residual = _fit_with_bundle(start, obj, xy[views])
+        return camera, residual, np.full(9, np.nan)
     seen = np.isfinite(xy[views, :, 0])                                   # (V, K)
     objs = [obj[s].astype(np.float32) for s in seen]
     imgs = [p[s].astype(np.float32) for p, s in zip(xy[views], seen)]
     try:
-        if start.fisheye:
-            K, dist, rvecs, tvecs = _fit_fisheye(objs, imgs, size, start)
-            std = np.full(9, np.nan)
-        else:
-            K, dist, rvecs, tvecs, std = _fit_pinhole(objs, imgs, size, start, model)
+        K, dist, rvecs, tvecs, std = _fit_pinhole(objs, imgs, size, start, model)
     except cv2.error as e:
         raise SolverError(f"camera {name}: OpenCV could not solve the intrinsics from "
                           f"{views.size} views ({e.err}); {_FILM_ADVICE}") from e
@@ -310,24 +311,44 @@ def _fit_pinhole(objs: list[Any], imgs: list[Any], size: tuple[int, int], start:
     return K, dist.ravel(), rvecs, tvecs, std.ravel()[:9]
 
 
-def _fit_fisheye(objs: list[Any], imgs: list[Any], size: tuple[int, int],
-                 start: Camera) -> tuple[FloatArray, FloatArray, list[Any], list[Any]]:
-    flags = (cv2.fisheye.CALIB_USE_INTRINSIC_GUESS | cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC
-             | cv2.fisheye.CALIB_FIX_SKEW)
-    objs = [o.reshape(-1, 1, 3).astype(np.float64) for o in objs]
-    imgs = [p.reshape(-1, 1, 2).astype(np.float64) for p in imgs]
-    _, K, dist, rvecs, tvecs = cv2.fisheye.calibrate(objs, imgs, size, start.K.copy(),
-                                                     start.dist.reshape(4, 1).copy(),
-                                                     flags=flags, criteria=_CRITERIA)
-    return K, dist.ravel(), rvecs, tvecs
+def _fit_with_bundle(start: Camera, obj: FloatArray, xy: FloatArray
+                     ) -> tuple[Camera, FloatArray]:
+    """Intrinsics and board poses by our bundle adjustment of one camera held at the origin
+    (used for the fisheye model, whose OpenCV calibration fails on partial views).
+
+    Args:
+        xy: (V, K, 2) the views' corners, NaN where unseen.
+    Returns:
+        the camera and (V, K) corner residuals in pixels (NaN where unseen).
+    """
+    camera = start.replace(R=np.eye(3), t=np.zeros(3))
+    ideal = camera.undistort(xy)
+    R, t = np.tile(np.eye(3), (xy.shape[0], 1, 1)), np.tile([0.0, 0.0, 1.0], (xy.shape[0], 1))
+    for v, p in enumerate(ideal):
+        seen = np.isfinite(p[:, 0])
+        ok, rvec, tvec = cv2.solvePnP(obj[seen], p[seen], np.eye(3), None,
+                                      flags=cv2.SOLVEPNP_IPPE)
+        if ok:
+            R[v], t[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
+    view, corner = np.nonzero(np.isfinite(xy[..., 0]))
+    obs = Observations(np.zeros(view.size, np.int64), view, corner, xy[view, corner])
+    result = bundle_adjust([camera], BoardPoses(np.arange(xy.shape[0]), R, t), obs, obj,
+                           refine_intrinsics=True, loss="linear", outlier_px=None)
+    residual = np.full(xy.shape[:2], np.nan)
+    residual[view, corner] = result.residuals
+    return result.cameras[0].replace(extra={}), residual
 
 
 def _fit_of_fixed(det: BoardDetections, obj: FloatArray, fixed: Camera,
                   coverage: float) -> IntrinsicsResult:
-    """Known intrinsics: measure their fit by a board pose per view."""
+    """Known intrinsics: measure their fit by a board pose per view (outlier corners, off by
+    more than max(6 sigma, 2 px), left out of the RMS)."""
     camera = fixed.replace(name=det.camera, R=np.eye(3), t=np.zeros(3))
     ideal = camera.undistort(det.xy)                                        # (N, K, 2)
-    per_view = np.array([_pnp_rms(obj, p, np.eye(3)) for p in ideal]) * camera.K[0, 0]
+    residual = np.stack([_pnp_residuals(obj, p, np.eye(3), refine=True) for p in ideal])
+    residual *= camera.K[0, 0]                                              # (N, K) pixels
+    residual[residual > max(6.0 * 1.4826 * np.nanmedian(residual), 2.0)] = np.nan
+    per_view = np.sqrt(np.nanmean(residual**2, axis=1))
     rms = float(np.sqrt(np.mean(per_view**2)))
     return IntrinsicsResult(camera, rms, det.frames.copy(), per_view, coverage)
 
@@ -339,13 +360,24 @@ def _K(focal: float, w: int, h: int) -> FloatArray:
 
 def _pnp_rms(obj: FloatArray, uv: FloatArray, K: FloatArray) -> float:
     """RMS reprojection error of the IPPE board pose of one view (pixels of ``K``)."""
+    return float(np.sqrt(np.nanmean(_pnp_residuals(obj, uv, K) ** 2)))
+
+
+def _pnp_residuals(obj: FloatArray, uv: FloatArray, K: FloatArray,
+                   refine: bool = False) -> FloatArray:
+    """(K,) reprojection errors (pixels of ``K``, NaN where unseen) of one view's board pose
+    by IPPE, refined by Levenberg-Marquardt if ``refine``."""
     seen = np.isfinite(uv[:, 0])
     o, p = obj[seen].astype(np.float64), uv[seen].astype(np.float64)
+    out = np.full(uv.shape[0], np.nan)
     ok, rvec, tvec = cv2.solvePnP(o, p, K, None, flags=cv2.SOLVEPNP_IPPE)
     if not ok:
-        return np.inf
+        return np.full(uv.shape[0], np.inf)
+    if refine:
+        rvec, tvec = cv2.solvePnPRefineLM(o, p, K, None, rvec, tvec)
     proj, _ = cv2.projectPoints(o, rvec, tvec, K, None)
-    return float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - p) ** 2, axis=1))))
+    out[seen] = np.linalg.norm(proj.reshape(-1, 2) - p, axis=1)
+    return out
 
 
 def _cell_of(xy: FloatArray, size: tuple[int, int], cells: tuple[int, int]

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter1d
 
-from calibration.camera import CameraRig, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
 from calibration.detections import BoardDetections
 
 FloatArray = NDArray[np.float64]
@@ -77,7 +77,7 @@ class BoardSession:
 
 def waved_board_poses(n_frames: int, rng: np.random.Generator, *,
                       center: Iterable[float] = (0.0, 0.0, 1.1),
-                      extent: Iterable[float] = (1.2, 1.2, 0.6), max_tilt_deg: float = 45.0,
+                      extent: Iterable[float] = (2.0, 2.0, 0.6), max_tilt_deg: float = 45.0,
                       board_center: FloatArray | None = None,
                       smoothness: float = 3.0) -> tuple[FloatArray, FloatArray]:
     """A board waved through the volume while its holder turns around: smooth random motion.
@@ -124,6 +124,47 @@ def floor_board_poses(n_frames: int, *, origin: Iterable[float] = (0.0, 0.0, 0.0
     Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
     R = Rz @ np.diag([1.0, -1.0, -1.0])
     return np.repeat(R[None], n_frames, 0), np.repeat(np.asarray(origin, float)[None], n_frames, 0)
+
+
+def handheld_board_poses(camera: Camera, board: GridBoard, n_frames: int,
+                         rng: np.random.Generator, *, distance: tuple[float, float] = (0.8, 2.0),
+                         max_tilt_deg: float = 50.0) -> tuple[FloatArray, FloatArray]:
+    """The board held in front of one camera, as when filming for intrinsics: its centre on the
+    ray through a random pixel, ``distance`` metres away, facing the camera within
+    ``max_tilt_deg`` and turned in-plane at random.
+
+    Returns:
+        R (F, 3, 3), t (F, 3): board-to-world poses.
+    """
+    w, h = camera.size
+    pixels = np.stack([rng.uniform(0.1, 0.9, n_frames) * w, rng.uniform(0.1, 0.9, n_frames) * h,
+                       np.ones(n_frames)], axis=-1)                              # (F, 3)
+    rays = pixels @ np.linalg.inv(camera.K).T
+    centre = rays / np.linalg.norm(rays, axis=1, keepdims=True) * rng.uniform(*distance,
+                                                                              (n_frames, 1))
+    axis = rng.normal(size=(n_frames, 3))
+    axis -= np.einsum("fi,fi->f", axis, rays)[:, None] * rays / np.einsum(
+        "fi,fi->f", rays, rays)[:, None]
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    tilt = rodrigues_to_matrix(axis * np.radians(rng.uniform(0, max_tilt_deg, (n_frames, 1))))
+    spin = rodrigues_to_matrix(np.outer(rng.uniform(-np.pi, np.pi, n_frames), [0, 0, 1.0]))
+    facing = np.stack([look_along(r) for r in rays])                         # board z = ray
+    R_cam = tilt @ facing @ spin                                              # board to camera
+    t_cam = centre - np.einsum("fij,j->fi", R_cam, board.center)
+    R = np.einsum("ji,fjk->fik", camera.R, R_cam)                             # board to world
+    t = (t_cam - camera.t) @ camera.R
+    return R, t
+
+
+def look_along(direction: FloatArray) -> FloatArray:
+    """(3, 3) rotation whose z column is ``direction`` (normalised) and x column horizontal in
+    the frame the direction is given in (x, y plane = z = 0... any perpendicular if vertical)."""
+    z = np.asarray(direction, float) / np.linalg.norm(direction)
+    x = np.cross([0.0, 1.0, 0.0], z)
+    if np.linalg.norm(x) < 1e-9:
+        x = np.array([1.0, 0.0, 0.0])
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z], axis=1)
 
 
 def observe_board(rig: CameraRig, board: GridBoard, R: FloatArray, t: FloatArray,

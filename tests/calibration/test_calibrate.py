@@ -1,0 +1,153 @@
+"""calibrate() end to end on synthetic studios: issue 4's acceptance numbers on a ring of six
+cameras, cameras linked only through others, graph and board errors, given intrinsics, frame
+times, and the written report and calibration file."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from calibration.calibrate import CalibrationResult, calibrate
+from calibration.camera import CameraRig
+from calibration.detections import BoardDetections
+from calibration.errors import BoardNotFoundError, CameraGraphError
+from calibration.io import read_calibration, write_calibration
+from calibration.report import write_report
+from mocap.synthetic.board_observations import forbid_shared_views, simulate_board_session
+from mocap.synthetic.studio import ring_rig
+
+
+def projected_session(n_cams: int, n_frames: int, seed: int, noise_px: float = 0.3):
+    """(true rig, board, detections): the board's corners projected with noise, dropouts,
+    partial views and outliers. To run the same checks on rendered, detected footage, return
+    ``detect_all`` of ``mocap.synthetic.board_views.render_session`` videos here instead."""
+    rig = ring_rig(n_cams)
+    s = simulate_board_session(rig, n_frames=n_frames, seed=seed, noise_px=noise_px)
+    return rig, s.board, s.detections
+
+
+def aligned_errors(result: CalibrationResult, truth: CameraRig):
+    """Per camera: focal length error (relative), rotation error (degrees), centre error
+    (metres), after one rigid motion of the calibrated world (no scale: the board makes it
+    metric) that best maps each camera's frame (its centre and points 1 m along its x and z
+    axes) onto the true one."""
+    def frames(rig: CameraRig) -> np.ndarray:                       # (3 C, 3)
+        return np.concatenate([[c.center, c.center + c.R[0], c.center + c.R[2]] for c in rig])
+    a, b = frames(result.rig), frames(truth)
+    U, _, Vt = np.linalg.svd((a - a.mean(0)).T @ (b - b.mean(0)))
+    R = Vt.T @ np.diag([1, 1, np.sign(np.linalg.det(Vt.T @ U.T))]) @ U.T
+    t = b.mean(0) - R @ a.mean(0)
+    out = []
+    for cam, true in zip(result.rig, truth):
+        focal = np.abs(np.diag(cam.K)[:2] / np.diag(true.K)[:2] - 1).max()
+        cos = (np.trace((cam.R @ R.T).T @ true.R) - 1) / 2
+        centre = np.linalg.norm(R @ cam.center + t - true.center)
+        out.append((focal, np.degrees(np.arccos(np.clip(cos, -1, 1))), centre))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def ring6():
+    truth, board, detections = projected_session(6, 300, seed=1)
+    return truth, detections, calibrate(detections, board)
+
+
+def test_ring_of_six_meets_the_acceptance_numbers(ring6):
+    truth, _, result = ring6
+    errors = aligned_errors(result, truth)
+    assert errors[:, 0].max() < 0.003                     # focal lengths within 0.3 %
+    assert errors[:, 1].max() < 0.1                       # rotations within 0.1 degree
+    assert errors[:, 2].max() < 0.003                     # centres within 3 mm
+    rms = np.array([c.extra["rms"] for c in result.rig])
+    assert rms.max() < 0.5                                # 0.3 px noise per axis: 0.42 px
+    assert result.report["world_frame"]["method"] == "floor_board"
+    assert result.report["warnings"] == [] or all("distortion" in w
+                                                  for w in result.report["warnings"])
+
+
+def test_world_frame_comes_from_the_floor_board(ring6):
+    truth, _, result = ring6
+    np.testing.assert_allclose(result.rig.centers, truth.centers, atol=0.01)
+    floor = result.report["world_frame"]["frame"]
+    i = np.searchsorted(result.board_poses.frames, floor)
+    assert abs(result.board_poses.t[i, 2]) < 0.002
+
+
+def test_report_and_calibration_file(ring6, tmp_path):
+    _, detections, result = ring6
+    report = result.report
+    assert set(report["cameras"]) == set(detections)
+    assert report["bundle"]["rms_px"] < 0.5 and report["frames_multi_view"] > 200
+    assert any(e["in_tree"] for e in report["graph_edges"])
+    paths = write_report(result, tmp_path)
+    text = (tmp_path / "calibration_report.txt").read_text()
+    assert all(name in text for name in detections) and "RMS" in text
+    top = cv2.imread(str(tmp_path / "cameras_top_down.png"))
+    assert top.shape == (800, 800, 3) and (top < 250).any()
+    coverage = cv2.imread(str(tmp_path / "coverage_cam_1.png"))
+    assert coverage.shape == (540, 960, 3)
+    assert len(paths) == 2 + len(detections)
+    assert not list(tmp_path.glob(".*.tmp"))
+    back = read_calibration(write_calibration(result.rig, tmp_path / "calibration.toml"))
+    assert back["cam_2"].extra["rms"] == pytest.approx(result.rig["cam_2"].extra["rms"])
+    assert back.extra["metadata"]["world_frame"]["method"] == "floor_board"
+    np.testing.assert_allclose(back["cam_3"].K, result.rig["cam_3"].K)
+
+
+def test_camera_linked_only_through_other_cameras():
+    truth, board, detections = projected_session(6, 240, seed=5)
+    far = [("cam_1", "cam_3"), ("cam_1", "cam_4"), ("cam_1", "cam_5")]
+    detections = forbid_shared_views(detections, far)
+    result = calibrate(detections, board)
+    edges = {tuple(e["cameras"]) for e in result.report["graph_edges"]}
+    assert not edges & set(far)
+    errors = aligned_errors(result, truth)
+    assert errors[:, 1].max() < 0.15 and errors[:, 2].max() < 0.005
+
+
+def test_disconnected_cameras_raise_a_graph_error_naming_both_groups():
+    _, board, detections = projected_session(4, 80, seed=6)
+    across = [(a, b) for a in ("cam_1", "cam_2") for b in ("cam_3", "cam_4")]
+    with pytest.raises(CameraGraphError, match=r"cameras cam_1 and cam_2 and cameras cam_3 and "
+                                               r"cam_4 share no board view: film the board"):
+        calibrate(forbid_shared_views(detections, across), board)
+
+
+def test_camera_that_never_sees_the_board_raises_board_not_found():
+    _, board, detections = projected_session(3, 60, seed=7)
+    det = detections["cam_3"]
+    detections["cam_3"] = BoardDetections("cam_3", det.image_size, np.zeros(0, np.int64),
+                                          np.zeros((0, det.xy.shape[1], 2)), det.n_frames)
+    with pytest.raises(BoardNotFoundError, match=r"camera cam_3: the board was found in 0 of "
+                                                 r"65 frames"):
+        calibrate(detections, board)
+
+
+def test_given_intrinsics_are_kept_and_frames_are_matched_by_time():
+    truth, board, detections = projected_session(3, 150, seed=8)
+    late = detections["cam_2"]                    # cam_2 started filming 4 frames later
+    detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames - 4,
+                                          late.xy, late.n_frames)
+    detections["cam_2"] = detections["cam_2"].select(detections["cam_2"].frames >= 0)
+    times = {name: (np.arange(d.n_frames) + (4 if name == "cam_2" else 0)) / 30.0
+             + np.random.default_rng(0).normal(0, 1e-3, d.n_frames)
+             for name, d in detections.items()}
+    result = calibrate(detections, board, intrinsics={"cam_1": truth["cam_1"]},
+                       frame_times=times)
+    np.testing.assert_array_equal(result.rig["cam_1"].K, truth["cam_1"].K)
+    np.testing.assert_array_equal(result.rig["cam_1"].dist, truth["cam_1"].dist)
+    assert result.report["cameras"]["cam_1"]["intrinsics"] == "given"
+    assert result.report["cameras"]["cam_2"]["refined"]
+    errors = aligned_errors(result, truth)          # frames 4 apart would be far off
+    assert errors[:, 1].max() < 0.25 and errors[:, 2].max() < 0.01
+
+
+def test_unsynchronised_frames_are_flagged_not_hidden():
+    _, board, detections = projected_session(3, 150, seed=8)
+    late = detections["cam_2"]                    # 4 frames off, and no times to fix it
+    detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames - 4, late.xy,
+                                          late.n_frames).select(late.frames >= 4)
+    result = calibrate(detections, board)
+    flagged = [w for w in result.report["warnings"] if "synchronised" in w]
+    assert any(w.startswith("camera cam_2: ") for w in flagged)
