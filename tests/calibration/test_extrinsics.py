@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 from calibration.errors import CameraGraphError
-from calibration.extrinsics import (ViewPoses, board_poses_in_camera, camera_graph,
-                                    check_connected, initial_board_poses, initial_camera_poses,
-                                    relative_pose)
+from calibration.extrinsics import (
+    ViewPoses,
+    board_poses_in_camera,
+    camera_graph,
+    check_connected,
+    initial_board_poses,
+    initial_camera_poses,
+    relative_pose,
+)
 from mocap.synthetic.board_observations import forbid_shared_views, simulate_board_session
 from mocap.synthetic.studio import ring_rig
 

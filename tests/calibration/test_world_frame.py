@@ -10,8 +10,12 @@ from calibration.camera import CameraRig, rodrigues_to_matrix
 from calibration.errors import CalibrationError
 from calibration.extrinsics import BoardPoses
 from calibration.io import read_calibration, write_calibration
-from calibration.world_frame import (align_world, find_floor_board, transform_board_poses,
-                                     world_transform)
+from calibration.world_frame import (
+    align_world,
+    find_floor_board,
+    transform_board_poses,
+    world_transform,
+)
 from mocap.synthetic.board_observations import GridBoard, floor_board_poses, waved_board_poses
 from mocap.synthetic.studio import ring_rig
 
@@ -58,7 +62,7 @@ def test_floor_board_given_by_frame_index():
 
 
 def test_board_held_flat_above_the_floor_is_not_the_floor():
-    _, truth_board, rig, board = scene(floor=False)
+    _, truth_board, _, _ = scene(floor=False)
     up = np.array([0.0, 0.0, 1.0])
     R, t = truth_board.R.copy(), truth_board.t.copy()
     R[10] = floor_board_poses(1)[0][0]                     # level, but at the waving height
