@@ -308,7 +308,10 @@ def _fit_pinhole(objs: list[Any], imgs: list[Any], size: tuple[int, int], start:
         dist0[4] = 0.0
     _, K, dist, rvecs, tvecs, std, *_ = cv2.calibrateCameraExtended(
         objs, imgs, size, K0, dist0, flags=flags, criteria=_CRITERIA)
-    return K, dist.ravel(), rvecs, tvecs, std.ravel()[:9]
+    std = std.ravel()[:9].copy()
+    if "aspect" not in model:
+        std[0] = std[1]                  # OpenCV reports 0 for fx when it follows fy
+    return K, dist.ravel(), rvecs, tvecs, std
 
 
 def _fit_with_bundle(start: Camera, obj: FloatArray, xy: FloatArray
