@@ -169,13 +169,16 @@ def random_background(size: tuple[int, int], rng: np.random.Generator) -> NDArra
 def render_session(rig: CameraRig, board: Board, n_frames: int, out_dir: str | Path, *,
                    seed: int = 0, poses: FloatArray | None = None, fps: float = 30.0,
                    codec: str = "mp4v", occlusion: float = 0.2,
-                   noise: float = 2.0, blur: float = 0.7, n_floor: int = 0) -> FloatArray:
+                   noise: float = 2.0, blur: float = 0.7, n_floor: int = 0,
+                   clutter: bool = True) -> FloatArray:
     """Render one video per camera, ``out_dir/<camera>.mp4``, of the board moving through the
     studio (:func:`board_trajectory` unless ``poses`` is given).
 
     Args:
         codec: FourCC of the MP4 stream (``mp4v``: OpenCV reads it back, and corners detected
             in it stay within ~0.05 px RMS of the truth on 720p renders).
+        clutter: a textured background (:func:`random_background`); False gives a plain grey
+            one, which compresses to a fraction of the size (bundled sample sessions).
     Returns:
         (F, 4, 4) board-to-world poses of the frames.
     """
@@ -186,7 +189,8 @@ def render_session(rig: CameraRig, board: Board, n_frames: int, out_dir: str | P
     texture = BoardTexture.of(board)
     for c, camera in enumerate(rig):
         rng = np.random.default_rng([seed, c])
-        background = random_background(camera.size, rng)
+        background = (random_background(camera.size, rng) if clutter
+                      else np.full(camera.size[::-1], 110.0, np.float32))
         path = out / f"{camera.name}.mp4"
         tmp = out / f".{camera.name}.tmp.mp4"
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec), fps, camera.size,

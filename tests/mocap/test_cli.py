@@ -25,16 +25,26 @@ def _mocap(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Path:
-    return make_sample_session(tmp_path / "studio", n_frames=60)
+    return make_sample_session(tmp_path / "studio", n_frames=60, board_videos=False)
 
 
-def test_bundled_sample_session_is_reconstructed_within_5_mm(tmp_path):
-    result = _mocap("run", str(REPO / "sample_sessions" / "studio4"), "-o", str(tmp_path))
+def test_bundled_sample_session_is_calibrated_and_reconstructed_within_5_mm(tmp_path):
+    sample = REPO / "sample_sessions" / "studio4"
+    result = _mocap("run", str(sample), "-o", str(tmp_path), "-q")
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    result = _mocap("run", str(sample), "-o", str(tmp_path))      # resumes from the cache
     assert result.returncode == 0, result.stderr
-    line = next(l for l in result.stdout.splitlines() if l.startswith("ground truth"))
-    mean_mm = float(line.split("mean joint error ")[1].split(" mm")[0])
-    assert mean_mm < 5.0
-    assert (tmp_path / "points3d.npz").is_file() and (tmp_path / "points3d.trc").is_file()
+    out = result.stdout
+    assert "calibration: reused" in out and "board detection" not in result.stderr
+    cameras = out.split("against the true cameras (after one rigid alignment): ")[1]
+    for entry in cameras.splitlines()[0].split(", "):               # "cam_1 0.05 deg / 1.1 mm / f"
+        _, deg, _, _, mm, *_ = entry.split()
+        assert float(deg) < 0.2 and float(mm) < 10.0, entry
+    line = next(l for l in out.splitlines() if l.startswith("ground truth"))
+    assert float(line.split("mean joint error ")[1].split(" mm")[0]) < 5.0
+    for name in ("points3d.npz", "points3d.trc", "calibration.toml",
+                 "calibration_report/cameras_top_down.png"):
+        assert (tmp_path / name).is_file(), name
 
 
 def test_help_and_version():
