@@ -21,6 +21,7 @@ FloatArray = NDArray[np.float64]
 BlockFunction = Callable[[FloatArray, FloatArray, bool],
                          tuple[FloatArray, FloatArray | None, FloatArray | None]]
 _CHUNK = 20000
+STALL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -54,22 +55,22 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
                    obs_a: NDArray[np.int64], obs_b: NDArray[np.int64],
                    free_a: NDArray[np.bool_], *, loss: str = "soft_l1", f_scale: float = 1.0,
                    prior: tuple[FloatArray, FloatArray] | None = None,
-                   max_iterations: int = 100, tol: float = 1e-12) -> BlockLMResult:
+                   max_iterations: int = 100, tol: float = 1e-10) -> BlockLMResult:
     """Minimise sum over observations of rho(|r_m|^2) over camera blocks ``xa`` and frame blocks
     ``xb``.
 
     Args:
-        fun: residuals and block Jacobians of all M observations, in the order of ``obs_b``
-            sorted (see below).
+        fun: residuals and block Jacobians of all M observations (in the order below).
         xa: (NA, A) starting camera blocks; xb: (NB, B) starting frame blocks (all free).
-        obs_a: (M,) camera block of each observation; obs_b: (M,) frame block, sorted
-            increasingly, and within a frame block ``obs_a`` sorted too.
+        obs_a: (M,) camera block of each observation, sorted increasingly; obs_b: (M,) frame
+            block, sorted within each camera block.
         free_a: (NA, A) False for camera parameters held fixed.
         loss, f_scale: robust loss on the squared 2D error and its scale (pixels).
         prior: linear residuals on the camera blocks, ``P @ xa[c] - q[c]`` with P (NA, Q, A)
             and q (NA, Q), added to the cost without the robust loss (e.g. fx - fy = 0).
         tol: stop when a step lowers the cost by less than ``tol`` relative, or moves no
-            parameter by more than ``tol`` relative.
+            parameter by more than ``tol`` relative, or five steps together lower it by less
+            than STALL relative (a flat valley of inconsistent data).
     Returns:
         BlockLMResult.
     """
@@ -84,7 +85,7 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
 
     r, Ja, Jb = fun(xa, xb, True)
     cost = total_cost(r, xa)
-    n_eval, lam, it = 1, 1e-3, 0
+    n_eval, lam, it, history = 1, 1e-3, 0, [cost]
     for it in range(1, max_iterations + 1):
         w = robust_weights((r**2).sum(1), loss, f_scale)[1]
         system = layout.normal_equations(Ja * free_a[obs_a][:, None, :], Jb, r, w)
@@ -104,7 +105,8 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
                 lam = max(lam / 5, 1e-12)
                 break
             lam *= 5
-        if not improved or done:
+        history.append(cost)
+        if not improved or done or (it >= 5 and history[-6] - cost <= STALL * cost):
             break
         r, Ja, Jb = fun(xa, xb, True)
         n_eval += 1
@@ -116,24 +118,26 @@ def _small_step(d: FloatArray, x: FloatArray, tol: float) -> bool:
 
 
 class _Layout:
-    """Index bookkeeping: observation segments per (frame, camera) pair and per frame."""
+    """Index bookkeeping: observations sorted by camera block, then frame block, so that each
+    camera's observations and each (camera, frame) pair's are contiguous."""
 
     def __init__(self, obs_a: NDArray[np.int64], obs_b: NDArray[np.int64], na: int,
                  nb: int) -> None:
-        key = obs_b * na + obs_a
+        key = obs_a * nb + obs_b
         if np.any(np.diff(key) < 0):
-            raise ValueError("observations must be sorted by frame block, then camera block")
-        self.na, self.nb, self.obs_a, self.obs_b = na, nb, obs_a, obs_b
+            raise ValueError("observations must be sorted by camera block, then frame block")
+        self.na, self.nb = na, nb
+        self.camera_start = np.searchsorted(obs_a, np.arange(na + 1))          # (NA + 1,)
         self.pair_start = np.flatnonzero(np.r_[True, np.diff(key) != 0])       # (P,)
         self.pair_a, self.pair_b = obs_a[self.pair_start], obs_b[self.pair_start]
-        self.frame_start = np.flatnonzero(np.r_[True, np.diff(obs_b) != 0])
-        self.frames = obs_b[self.frame_start]                                   # frames seen
-        # every (p, q) pair of pairs within one frame, for the Schur complement
-        first = np.searchsorted(self.pair_b, self.pair_b, side="left")          # (P,)
-        count = np.searchsorted(self.pair_b, self.pair_b, side="right") - first
-        self.pp = np.repeat(np.arange(self.pair_a.size), count)
-        offset = np.arange(self.pp.size) - np.repeat(np.cumsum(count) - count, count)
-        self.qq = np.repeat(first, count) + offset
+        # every (p, q) pair of pairs that share a frame, for the Schur complement
+        by_frame = np.argsort(self.pair_b, kind="stable")
+        frame_of = self.pair_b[by_frame]
+        first = np.searchsorted(frame_of, frame_of, side="left")               # (P,)
+        count = np.searchsorted(frame_of, frame_of, side="right") - first
+        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        self.pp = by_frame[np.repeat(np.arange(frame_of.size), count)]
+        self.qq = by_frame[np.repeat(first, count) + offset]
 
     def normal_equations(self, Ja: FloatArray, Jb: FloatArray, r: FloatArray,
                          w: FloatArray) -> tuple[FloatArray, ...]:
@@ -144,15 +148,15 @@ class _Layout:
         A, B = Ja.shape[2], Jb.shape[2]
         Haa = np.zeros((self.na, A, A))
         ga = np.zeros((self.na, A))
-        for c in range(self.na):
-            sel = self.obs_a == c
-            Jc = Ja[sel].reshape(-1, A)
-            Haa[c], ga[c] = Jc.T @ Jc, Jc.T @ r[sel].ravel()
+        for c, (lo, hi) in enumerate(pairwise(self.camera_start)):
+            Jc = Ja[lo:hi].reshape(-1, A)
+            Haa[c], ga[c] = Jc.T @ Jc, Jc.T @ r[lo:hi].ravel()
         Hab = _segment_outer(Ja, Jb, self.pair_start)
         Hbb = np.zeros((self.nb, B, B))
-        Hbb[self.frames] = _segment_outer(Jb, Jb, self.frame_start)
+        np.add.at(Hbb, self.pair_b, _segment_outer(Jb, Jb, self.pair_start))
         gb = np.zeros((self.nb, B))
-        gb[self.frames] = np.add.reduceat((Jb * r[:, :, None]).sum(1), self.frame_start)
+        np.add.at(gb, self.pair_b, np.add.reduceat((Jb * r[:, :, None]).sum(1),
+                                                   self.pair_start))
         return Haa, Hbb, Hab, ga, gb
 
     def step(self, system: tuple[FloatArray, ...], lam: float,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +27,7 @@ from calibration.detections import BoardDetections
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.projection_jacobian import (
+    cross_rows,
     distort_with_jacobian,
     left_jacobian,
     rvecs_from_matrices,
@@ -141,7 +143,7 @@ def bundle_adjust(cameras: Sequence[Camera], board: BoardPoses, obs: Observation
     start = time.perf_counter()
     if obs.camera.size == 0:
         raise SolverError("bundle adjustment: no board corner was observed")
-    order = np.lexsort((obs.camera, obs.frame))             # the Schur solver's order
+    order = np.lexsort((obs.frame, obs.camera))             # the Schur solver's order
     problem = _Problem(cameras, board, obs.select(order), np.asarray(object_points, float),
                        refine_intrinsics, fixed_intrinsics, fixed_camera, square_pixels)
     initial = problem.residual_norms(problem.x0)
@@ -171,6 +173,8 @@ class _Problem:
                  fixed_names: Collection[str] | Sequence[Collection[str]],
                  fixed_camera: int | None,
                  square: bool | Sequence[bool] = False) -> None:
+        if np.any(np.diff(obs.camera) < 0):
+            raise SolverError("bundle adjustment: observations must be sorted by camera")
         self.cameras, self.board, self.obs, self.obj = list(cameras), board, obs, object_points
         n_cam, n_frame = len(cameras), board.frames.size
         self.fisheye = np.array([c.fisheye for c in cameras])
@@ -229,37 +233,47 @@ class _Problem:
 
     def project_blocks(self, cam_pose: FloatArray, board_pose: FloatArray, intr: FloatArray,
                        with_jacobian: bool = False) -> tuple[FloatArray, FloatArray | None]:
-        """:meth:`project` from camera poses (C, 6), board poses (F, 6), intrinsics (C, 9)."""
-        o = self.obs
+        """:meth:`project` from camera poses (C, 6), board poses (F, 6), intrinsics (C, 9).
+        Products with a camera's rotation run once per camera over its observations."""
+        o, cams = self.obs, self.by_camera
         Rc, Rb = rodrigues_to_matrix(cam_pose[:, :3]), rodrigues_to_matrix(board_pose[:, :3])
         Xb = np.einsum("fij,kj->fki", Rb, self.obj)[o.frame, o.corner]          # (M, 3) Rb X
         Y = Xb + board_pose[o.frame, 3:]                                       # (M, 3) world
-        Rc_m = Rc[o.camera]                                                    # (M, 3, 3)
-        W = (Rc_m @ Y[:, :, None])[:, :, 0]                                    # (M, 3) Rc Y
+        W = np.empty_like(Y)                                                   # (M, 3) Rc Y
+        for c, idx in enumerate(cams):
+            W[idx] = Y[idx] @ Rc[c].T
         Z = W + cam_pose[o.camera, 3:]                                         # (M, 3) camera
         z = np.where(np.abs(Z[:, 2]) > 1e-9, Z[:, 2], 1e-9)
         xy = Z[:, :2] / z[:, None]                                             # (M, 2)
         k = intr[o.camera]                                                     # (M, 9)
-        xd, D, Dk = distort_with_jacobian(xy, k[:, 4:], self.fisheye[o.camera])
+        xd, D, Dk = distort_with_jacobian(xy, k[:, 4:], self.fisheye[o.camera], with_jacobian)
         uv = xd * k[:, :2] + k[:, 2:4]
-        if not with_jacobian:
+        if D is None or Dk is None:
             return uv, None
-        P = np.zeros((o.camera.size, 2, 3))
-        P[:, 0, 0] = P[:, 1, 1] = 1.0 / z
-        P[:, :, 2] = -xy / z[:, None]
-        A = k[:, :2, None] * (D @ P)                                           # (M, 2, 3) duv/dZ
+        # duv/dZ = diag(f) D P with P = [[1/z, 0, -x/z], [0, 1/z, -y/z]]
+        A = np.concatenate([D, -(D @ xy[:, :, None])], axis=2) * (k[:, :2, None] / z[:, None,
+                                                                                    None])
         J = np.zeros((o.camera.size, 2, _OBS_COLS))
         Jl_c, Jl_b = left_jacobian(cam_pose[:, :3]), left_jacobian(board_pose[:, :3])
-        # a^T [w]_x = (a x w)^T: the rotation derivatives without building skew matrices
-        J[:, :, 0:3] = -(np.cross(A, W[:, None, :]) @ Jl_c[o.camera])
+        ARc = np.empty_like(A)                                                 # (M, 2, 3)
+        for c, idx in enumerate(cams):
+            a = A[idx]
+            ARc[idx] = a @ Rc[c]
+            # a^T [w]_x = (a x w)^T: the rotation derivatives without skew matrices
+            J[idx, :, 0:3] = -(cross_rows(a, W[idx]) @ Jl_c[c])
         J[:, :, 3:6] = A
-        ARc = A @ Rc_m
-        J[:, :, 6:9] = -(np.cross(ARc, Xb[:, None, :]) @ Jl_b[o.frame])
+        J[:, :, 6:9] = -(cross_rows(ARc, Xb) @ Jl_b[o.frame])
         J[:, :, 9:12] = ARc
         J[:, 0, 12], J[:, 1, 13] = xd[:, 0], xd[:, 1]
         J[:, 0, 14] = J[:, 1, 15] = 1.0
         J[:, :, 16:21] = k[:, :2, None] * Dk
         return uv, J
+
+    @property
+    def by_camera(self) -> list[slice]:
+        """Per camera, the slice of its observations (they are sorted by camera)."""
+        bounds = np.searchsorted(self.obs.camera, np.arange(self.n_cam + 1))
+        return [slice(lo, hi) for lo, hi in pairwise(bounds)]
 
     def residuals(self, x: FloatArray) -> FloatArray:
         """(2 M + T,) pixel errors, then the square-pixel ties ``TIE_WEIGHT * (fx - fy)``."""

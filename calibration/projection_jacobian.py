@@ -52,31 +52,54 @@ def left_jacobian(r: FloatArray) -> FloatArray:
     return np.eye(3) + a * S + b * S @ S
 
 
-def distort_with_jacobian(xy: FloatArray, d: FloatArray, fisheye: NDArray[np.bool_]
-                           ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Distorted (M, 2), d distorted / d xy (M, 2, 2), d distorted / d coefficients (M, 2, 5)."""
-    xd, D, Dk = _pinhole_distortion(xy, d)
+def distort_with_jacobian(xy: FloatArray, d: FloatArray, fisheye: NDArray[np.bool_],
+                          with_jacobian: bool = True
+                          ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
+    """Distorted (M, 2) and, if asked, d distorted / d xy (M, 2, 2) and d distorted / d
+    coefficients (M, 2, 5), for M points with their own (M, 5) coefficients; ``fisheye`` (M,)
+    selects OpenCV's fisheye model (first 4 coefficients) per point."""
+    xd, D, Dk = _pinhole_distortion(xy, d, with_jacobian)
     if fisheye.any():
         xf, Df, Dkf = _fisheye_distortion(xy[fisheye], d[fisheye, :4])
-        xd[fisheye], D[fisheye], Dk[fisheye] = xf, Df, Dkf
+        xd[fisheye] = xf
+        if D is not None and Dk is not None:
+            D[fisheye], Dk[fisheye] = Df, Dkf
     return xd, D, Dk
 
 
-def _pinhole_distortion(xy: FloatArray, d: FloatArray
-                        ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def cross_rows(a: FloatArray, w: FloatArray) -> FloatArray:
+    """(M, R, 3) rows cross (M, 3) vectors -> (M, R, 3): each row a_i x w (a^T [w]_x)."""
+    out = np.empty_like(a)
+    w0, w1, w2 = w[:, None, 0], w[:, None, 1], w[:, None, 2]
+    out[..., 0] = a[..., 1] * w2 - a[..., 2] * w1
+    out[..., 1] = a[..., 2] * w0 - a[..., 0] * w2
+    out[..., 2] = a[..., 0] * w1 - a[..., 1] * w0
+    return out
+
+
+def _pinhole_distortion(xy: FloatArray, d: FloatArray, with_jacobian: bool
+                        ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
     x, y = xy[:, 0], xy[:, 1]
     k1, k2, p1, p2, k3 = d.T
-    r2 = x * x + y * y
+    xx, yy, xy2 = x * x, y * y, 2 * x * y
+    r2 = xx + yy
     radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    xd = np.empty_like(xy)
+    xd[:, 0] = x * radial + p1 * xy2 + p2 * (r2 + 2 * xx)
+    xd[:, 1] = y * radial + p1 * (r2 + 2 * yy) + p2 * xy2
+    if not with_jacobian:
+        return xd, None, None
     dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)
-    xd = np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
-                   y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], -1)
-    b = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y
-    D = np.stack([np.stack([radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x, b], -1),
-                  np.stack([b, radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x], -1)], -2)
+    D = np.empty((x.size, 2, 2))
+    D[:, 0, 0] = radial + 2 * xx * dradial + 2 * p1 * y + 6 * p2 * x
+    D[:, 0, 1] = D[:, 1, 0] = xy2 * dradial + 2 * p1 * x + 2 * p2 * y
+    D[:, 1, 1] = radial + 2 * yy * dradial + 6 * p1 * y + 2 * p2 * x
     r4 = r2 * r2
-    Dk = np.stack([np.stack([x * r2, x * r4, 2 * x * y, r2 + 2 * x * x, x * r4 * r2], -1),
-                   np.stack([y * r2, y * r4, r2 + 2 * y * y, 2 * x * y, y * r4 * r2], -1)], -2)
+    Dk = np.empty((x.size, 2, 5))
+    Dk[:, 0, 0], Dk[:, 0, 1], Dk[:, 0, 4] = x * r2, x * r4, x * r4 * r2
+    Dk[:, 1, 0], Dk[:, 1, 1], Dk[:, 1, 4] = y * r2, y * r4, y * r4 * r2
+    Dk[:, 0, 2], Dk[:, 0, 3] = xy2, r2 + 2 * xx
+    Dk[:, 1, 2], Dk[:, 1, 3] = r2 + 2 * yy, xy2
     return xd, D, Dk
 
 

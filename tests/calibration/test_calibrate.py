@@ -144,7 +144,7 @@ def test_given_intrinsics_are_kept_and_frames_are_matched_by_time():
 
 
 def test_unsynchronised_frames_are_flagged_not_hidden():
-    _, board, detections = projected_session(3, 150, seed=8)
+    _, board, detections = projected_session(3, 90, seed=8)
     late = detections["cam_2"]                    # 4 frames off, and no times to fix it
     detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames - 4, late.xy,
                                           late.n_frames).select(late.frames >= 4)
