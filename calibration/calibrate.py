@@ -38,7 +38,7 @@ from calibration.intrinsics import (
     intrinsics_problems,
 )
 from calibration.report import summary
-from calibration.sync import sync_by_timestamps
+from calibration.sync import SyncTable, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
@@ -73,7 +73,7 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
               intrinsics: Mapping[str, Camera] | None = None,
               refine_intrinsics: bool | str = "auto", world_frame: int | str | None = "auto",
               fisheye: bool = False, frame_times: Mapping[str, FloatArray] | None = None,
-              sync: Any = None, max_views: int = 40) -> CalibrationResult:
+              sync: SyncTable | None = None, max_views: int = 40) -> CalibrationResult:
     """Calibrate a rig from board corners seen by its cameras.
 
     Args:
@@ -121,19 +121,19 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
                                              root, intr)
     clock["bundle"] = time.perf_counter()
     warnings = _check_refined(bundle, detections, intr)
-    rig, board_world, description = _to_world(bundle, detections, obj, world_frame)
+    rig, board_world, description = _to_world(bundle, detections, obj, world_frame, root)
     clock["world"] = time.perf_counter()
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
-    report["warnings"] = drift_warnings + warnings + ([description["warning"]] if "warning" in description
-                                     else [])
+    report["warnings"] = drift_warnings + warnings + (
+        [description["warning"]] if "warning" in description else [])
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
 
 # --- steps ------------------------------------------------------------------------------------
 def _synchronised(detections: Mapping[str, BoardDetections],
                   frame_times: Mapping[str, FloatArray] | None,
-                  sync: Any) -> dict[str, BoardDetections]:
+                  sync: SyncTable | None) -> dict[str, BoardDetections]:
     """Detections with ``frames`` renumbered to synchronized instants (unchanged without
     times or a sync table); frames with no instant are dropped."""
     if frame_times is None and sync is None:
@@ -282,13 +282,15 @@ def _check_refined(bundle: BundleResult, detections: Mapping[str, BoardDetection
 
 
 def _to_world(bundle: BundleResult, detections: Mapping[str, BoardDetections], obj: FloatArray,
-              world_frame: int | str | None
+              world_frame: int | str | None, root: str
               ) -> tuple[CameraRig, BoardPoses, dict[str, Any]]:
     rms = bundle.rms
     cams = [c.replace(extra={**c.extra, "rms": float(r)}) for c, r in zip(bundle.cameras, rms)]
     rig = CameraRig(tuple(cams))
     if world_frame is None:
-        return rig, bundle.board, {"method": "camera", "camera": cams[0].name}
+        description = {"method": "camera", "camera": root}
+        return (CameraRig(rig.cameras, {"metadata": {"world_frame": description}}), bundle.board,
+                description)
     counts = _observations_per_frame(bundle, detections)
     R, t, description = world_transform(rig, bundle.board, obj, floor_frame=world_frame,
                                         weights=counts)
