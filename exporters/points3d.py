@@ -19,13 +19,12 @@ FORMAT_VERSION = 1
 def write_points3d(motion: Motion3D, path: str | Path) -> Path:
     """Write ``motion`` to ``path`` (.npz) atomically."""
     path = Path(path)
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f, xyz=motion.xyz, reprojection_error=motion.reprojection_error,
-                n_views=motion.n_views, source=motion.source, person_id=motion.person_id,
-                keypoints=np.array(motion.skeleton.joints), skeleton=motion.skeleton.name,
-                fps=motion.fps, units="m", up_axis="z", format_version=FORMAT_VERSION)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(
+            f, xyz=motion.xyz, reprojection_error=motion.reprojection_error,
+            n_views=motion.n_views, source=motion.source, person_id=motion.person_id,
+            keypoints=np.array(motion.skeleton.joints), skeleton=motion.skeleton.name,
+            fps=motion.fps, units="m", up_axis="z", format_version=FORMAT_VERSION)
     return path
 
 

@@ -40,6 +40,5 @@ def load_cached(path: Path, key: str) -> Arrays | None:
 
 def store_cached(path: Path, key: str, arrays: Arrays) -> None:
     """Store ``arrays`` at ``path`` (atomically) under fingerprint ``key``."""
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, _fingerprint=key, **arrays)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, _fingerprint=key, **arrays)

@@ -100,9 +100,8 @@ def write_camera_keypoints(kp: Keypoints2D, camera: str, path: Path) -> Path:
     c = kp.cameras.index(camera)
     track = kp.track_id[c] if kp.track_id is not None else \
         np.tile(np.arange(kp.n_people), (kp.n_frames, 1))
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, xy=kp.xy[c], score=kp.score[c], track_id=track,
-                                keypoints=np.array(kp.skeleton.joints),
-                                skeleton=kp.skeleton.name, fps=kp.fps)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, xy=kp.xy[c], score=kp.score[c], track_id=track,
+                            keypoints=np.array(kp.skeleton.joints),
+                            skeleton=kp.skeleton.name, fps=kp.fps)
     return path

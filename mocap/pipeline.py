@@ -9,8 +9,8 @@ import numpy as np
 
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
-from mocap.metrics import joint_errors, summarize_errors
 from mocap.calibration_stage import SessionCalibration, session_rig
+from mocap.metrics import joint_errors, summarize_errors
 from mocap.session import Session
 from mocap.triangulation import triangulate
 from rigs.motion import Motion3D
@@ -28,7 +28,7 @@ class RunResult:
 
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
-                progress: bool = True, **overrides: float | int | None) -> RunResult:
+                progress: bool = True, **overrides: float | None) -> RunResult:
     """Calibrate if needed, triangulate the session's 2D keypoints, write ``points3d.npz`` and
     ``.trc`` files.
 

@@ -4,5 +4,15 @@ from rigs.errors import RigError, UnknownSkeletonError
 from rigs.motion import FILLED, LIFTED, MISSING, TRIANGULATED, Motion3D
 from rigs.skeleton import Skeleton, get_skeleton, skeleton_names
 
-__all__ = ["RigError", "UnknownSkeletonError", "Motion3D", "Skeleton", "get_skeleton",
-           "skeleton_names", "MISSING", "TRIANGULATED", "LIFTED", "FILLED"]
+__all__ = [
+           "FILLED",
+           "LIFTED",
+           "MISSING",
+           "TRIANGULATED",
+           "Motion3D",
+           "RigError",
+           "Skeleton",
+           "UnknownSkeletonError",
+           "get_skeleton",
+           "skeleton_names",
+]

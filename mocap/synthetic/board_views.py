@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from calibration.board import Board
 from calibration.camera import Camera, CameraRig
+from mocap.synthetic.rotations import rot_x, rot_y, rot_z
 
 FloatArray = NDArray[np.float64]
 _BLACK, _WHITE, _PAPER_BACK = 35.0, 215.0, 170.0     # grey levels of the print and its back
@@ -82,8 +83,8 @@ def board_trajectory(n_frames: int, seed: int = 0, *, board: Board | None = None
     tilt_x, tilt_y, roll = _wander(rng, s, 3).T
     limit = np.radians(max_tilt_deg) / np.sqrt(2)
     azimuth = rng.uniform(0, 2 * np.pi) + 2 * np.pi * turns * s
-    R = _upright(azimuth) @ _rot_x(limit * tilt_x) @ _rot_y(limit * tilt_y) \
-        @ _rot_z(np.radians(max_roll_deg) * roll)                          # (F, 3, 3)
+    R = _upright(azimuth) @ rot_x(limit * tilt_x) @ rot_y(limit * tilt_y) \
+        @ rot_z(np.radians(max_roll_deg) * roll)                          # (F, 3, 3)
     poses = _poses(R, centre, size)[:n_move]
     if n_floor:
         psi = rng.uniform(0, 2 * np.pi, n_floor)
@@ -311,24 +312,6 @@ def _upright(azimuth: FloatArray) -> FloatArray:
     y = np.broadcast_to([0.0, 0.0, -1.0], z.shape)
     x = np.cross(y, z)
     return np.stack([x, y, z], axis=2)
-
-
-def _rot_x(a: FloatArray) -> FloatArray:
-    c, s, o, i = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([i, o, o], -1), np.stack([o, c, -s], -1),
-                     np.stack([o, s, c], -1)], -2)
-
-
-def _rot_y(a: FloatArray) -> FloatArray:
-    c, s, o, i = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, o, s], -1), np.stack([o, i, o], -1),
-                     np.stack([-s, o, c], -1)], -2)
-
-
-def _rot_z(a: FloatArray) -> FloatArray:
-    c, s, o, i = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, -s, o], -1), np.stack([s, c, o], -1),
-                     np.stack([o, o, i], -1)], -2)
 
 
 def _poses(R: FloatArray, centre: FloatArray, size: tuple[float, float]) -> FloatArray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from mocap.synthetic.rotations import rot_x, rot_y, rot_z
 from rigs.motion import Motion3D
 from rigs.skeleton import Skeleton, get_skeleton
 
@@ -30,24 +31,6 @@ class PersonStyle:
     phase: float = 0.0                  # radians along the path at t = 0
     step_rate: float = 0.9              # strides per second
     wave_from: float = 0.5              # fraction of the clip after which the right hand waves
-
-
-def _rot_z(a: FloatArray) -> FloatArray:
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1),
-                     np.stack([z, z, o], -1)], -2)
-
-
-def _rot_x(a: FloatArray) -> FloatArray:
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1),
-                     np.stack([z, s, c], -1)], -2)
-
-
-def _rot_y(a: FloatArray) -> FloatArray:
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
-                     np.stack([-s, z, c], -1)], -2)
 
 
 _DOWN = np.array([0.0, 0.0, -1.0])
@@ -72,18 +55,18 @@ def body_points(t: FloatArray, style: PersonStyle = PersonStyle()) -> dict[str, 
     root = np.stack([style.centre[0] + style.path_radius * np.cos(angle),
                      style.centre[1] + style.path_radius * np.sin(angle),
                      s * (0.95 + 0.015 * np.cos(2 * gait))], -1)             # (F, 3) pelvis
-    body = _rot_z(heading)                                                    # local x forward
+    body = rot_z(heading)                                                    # local x forward
 
     def at(offset: FloatArray | list[float], base: FloatArray = root,
            rot: FloatArray = body) -> FloatArray:
         return base + rot @ (s * np.asarray(offset, float))
 
     pts: dict[str, FloatArray] = {"pelvis": root, "mid_hip": root, "hip": root}
-    torso = body @ _rot_y(np.radians(4 + 2 * np.sin(2 * gait))) @ _rot_z(0.08 * np.sin(gait))
+    torso = body @ rot_y(np.radians(4 + 2 * np.sin(2 * gait))) @ rot_z(0.08 * np.sin(gait))
     pts["spine"] = at([0, 0, 0.25], root, torso)
     pts["thorax"] = at([0, 0, 0.48], root, torso)
     pts["neck"] = at([0, 0, 0.55], root, torso)
-    head = torso @ _rot_y(np.radians(8 * np.sin(0.5 * gait))) @ _rot_z(0.25 * np.sin(0.3 * gait))
+    head = torso @ rot_y(np.radians(8 * np.sin(0.5 * gait))) @ rot_z(0.25 * np.sin(0.3 * gait))
     head_c = at([0.0, 0, 0.12], pts["neck"], head)
     for name, off in _FACE.items():
         pts[name] = at(off, head_c, head)
@@ -95,9 +78,9 @@ def body_points(t: FloatArray, style: PersonStyle = PersonStyle()) -> dict[str, 
         hip_flex = np.radians(25) * np.sin(leg_phase)
         knee_flex = np.radians(5 + 55 * np.clip(np.sin(leg_phase - 1.2), 0, None) ** 2)
         pts[f"{side}_hip"] = at([0, sign * 0.095, -0.02])
-        thigh = body @ _rot_y(hip_flex)
+        thigh = body @ rot_y(hip_flex)
         pts[f"{side}_knee"] = _limb(pts[f"{side}_hip"], thigh, s * 0.43)
-        shin = thigh @ _rot_y(-knee_flex)
+        shin = thigh @ rot_y(-knee_flex)
         pts[f"{side}_ankle"] = _limb(pts[f"{side}_knee"], shin, s * 0.42)
         for name, off in _FOOT.items():
             pts[f"{side}_{name}"] = at(off, pts[f"{side}_ankle"])
@@ -107,9 +90,9 @@ def body_points(t: FloatArray, style: PersonStyle = PersonStyle()) -> dict[str, 
         abduct = wave * np.radians(142) + np.radians(8)
         elbow = np.radians(20) + wave * np.radians(5 + 25 * np.sin(2 * np.pi * 1.6 * t))
         pts[f"{side}_shoulder"] = at([0, sign * 0.185, 0.46], root, torso)
-        upper = torso @ _rot_x(-sign * abduct) @ _rot_y(swing * (1 - wave))
+        upper = torso @ rot_x(-sign * abduct) @ rot_y(swing * (1 - wave))
         pts[f"{side}_elbow"] = _limb(pts[f"{side}_shoulder"], upper, s * 0.29)
-        fore = upper @ _rot_y(elbow)
+        fore = upper @ rot_y(elbow)
         pts[f"{side}_wrist"] = _limb(pts[f"{side}_elbow"], fore, s * 0.26)
         for name, off in _HAND.items():
             pts[f"{side}_{name}"] = at([off[0], sign * off[1], off[2]], pts[f"{side}_wrist"], fore)
