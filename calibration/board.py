@@ -15,7 +15,6 @@ behind, every corner sits where the front's corner of the same id is.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, fields
 from difflib import get_close_matches
 from pathlib import Path
@@ -27,7 +26,7 @@ import tomli_w
 from numpy.typing import NDArray
 
 from calibration.errors import BoardError
-from calibration.io import write_text_atomically
+from calibration.io import load_toml, write_text_atomically
 
 BOARD_TYPES = ("charuco", "checkerboard")
 _REQUIRED = {"charuco": ("type", "squares", "square_size", "marker_size", "dictionary"),
@@ -248,15 +247,8 @@ def board_from_caliscope(path: str | Path) -> Board:
 
 # --- parsing ------------------------------------------------------------------------------------
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise BoardError(f"{path}: board file not found; write one with type, squares, "
-                         "square_size (and marker_size, dictionary for ChArUco)")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise BoardError(f"{path}: cannot be read ({e})") from e
-    except tomllib.TOMLDecodeError as e:
-        raise BoardError(f"{path}: not valid TOML ({e})") from e
+    return load_toml(path, BoardError, "board file not found; write one with type, squares, "
+                     "square_size (and marker_size, dictionary for ChArUco)")
 
 
 def _parse_table(table: dict[str, Any], where: str) -> dict[str, Any]:

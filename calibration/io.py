@@ -18,7 +18,7 @@ import numpy as np
 import tomli_w
 
 from calibration.camera import Camera, CameraRig
-from calibration.errors import CalibrationFileError
+from calibration.errors import CalibrationError, CalibrationFileError
 
 _CAMERA_KEYS = ("name", "size", "matrix", "distortions", "rotation", "translation", "fisheye")
 _NON_CAMERA_TABLES = ("metadata",)
@@ -31,7 +31,7 @@ def read_calibration(path: str | Path) -> CameraRig:
         CalibrationFileError: naming the file, the camera table and the key that is wrong.
     """
     path = Path(path)
-    table = _load_toml(path)
+    table = load_toml(path)
     cameras = []
     for key, value in table.items():
         if key in _NON_CAMERA_TABLES or not isinstance(value, dict):
@@ -86,15 +86,17 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path, error: type[CalibrationError] = CalibrationFileError,
+              missing: str = "calibration file not found") -> dict[str, Any]:
+    """Parse a TOML file; ``error`` names the file when it is missing, unreadable or invalid."""
     if not path.is_file():
-        raise CalibrationFileError(f"{path}: calibration file not found")
+        raise error(f"{path}: {missing}")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
-        raise CalibrationFileError(f"{path}: cannot be read ({e})") from e
+        raise error(f"{path}: cannot be read ({e})") from e
     except tomllib.TOMLDecodeError as e:
-        raise CalibrationFileError(f"{path}: not valid TOML ({e})") from e
+        raise error(f"{path}: not valid TOML ({e})") from e
 
 
 def _camera_from_table(t: dict[str, Any], key: str, path: Path) -> Camera:

@@ -18,7 +18,7 @@ import numpy as np
 
 from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
 from calibration.errors import CalibrationFileError
-from calibration.io import _load_toml, _numbers
+from calibration.io import _numbers, load_toml
 
 _PORT_KEYS = ("cam_id", "port")
 
@@ -34,7 +34,7 @@ def read_caliscope(path: str | Path) -> CameraRig:
         CalibrationFileError: naming the file, the camera table and the key.
     """
     path = Path(path)
-    tables = caliscope_camera_tables(_load_toml(path))
+    tables = caliscope_camera_tables(load_toml(path))
     if not tables:
         raise CalibrationFileError(f"{path}: no caliscope camera found; expected [cameras.0] "
                                    "tables (camera_array.toml) or [cam_0] tables with a port "

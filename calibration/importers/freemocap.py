@@ -20,7 +20,7 @@ import numpy as np
 
 from calibration.camera import CameraRig
 from calibration.errors import CalibrationFileError
-from calibration.io import _camera_from_table, _load_toml
+from calibration.io import _camera_from_table, load_toml
 
 FREEMOCAP_METADATA_KEYS = ("charuco_square_size", "charuco_board_object",
                            "path_to_recorded_videos", "date_time_calibrated")
@@ -45,7 +45,7 @@ def read_freemocap(path: str | Path, *, length_unit: float | None = None) -> Cam
             cannot be known or gives an implausible camera layout (with the fix).
     """
     path = Path(path)
-    table = _load_toml(path)
+    table = load_toml(path)
     metadata = table.get("metadata", {})
     unit = length_unit if length_unit is not None else _unit_from_metadata(metadata, path)
     if not unit > 0:
