@@ -124,10 +124,6 @@ class Camera:
         """(..., 2) ideal image coordinates at z = 1 to (..., 2) distorted pixels."""
         return self.distort(xy) @ self.K[:2, :2].T + self.K[:2, 2]
 
-    def pixels_to_normalized(self, uv: FloatArray) -> FloatArray:
-        """Alias of :meth:`undistort`."""
-        return self.undistort(uv)
-
     def undistort(self, uv: FloatArray) -> FloatArray:
         """Undo the intrinsics and the lens distortion.
 
