@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from calibration.board import Board, board_from_caliscope
 from calibration.calibrate import calibrate
 from calibration.camera import Camera, CameraRig
+from calibration.compare import compare_rigs
 from calibration.detection import detect_all
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
@@ -47,9 +48,9 @@ from calibration.footage import find_footage
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, write_calibration, write_text_atomically
 from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
+from mocap.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from mocap.synthetic.board_views import render_session
 from mocap.synthetic.studio import ring_rig
-from mocap.triangulation import triangulate_points
 
 FloatArray = NDArray[np.float64]
 REPO = _HERE.parent
@@ -169,108 +170,20 @@ def run_peer(method: str, python: Path, videos: dict[str, Path], board: Board, w
 
 
 # --- metrics ------------------------------------------------------------------------------------
-def rotation_angle_deg(R: FloatArray) -> FloatArray:
-    """(...) rotation angle in degrees of (..., 3, 3) rotation matrices."""
-    axis = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                     R[..., 1, 0] - R[..., 0, 1]], axis=-1)            # 2 sin(angle) * axis
-    trace = np.trace(R, axis1=-2, axis2=-1)
-    return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1), trace - 1.0))
-
-
-def relative_to_first(rig: CameraRig) -> tuple[FloatArray, FloatArray]:
-    """Camera rotations (C, 3, 3) and centres (C, 3) in the frame of the rig's first camera."""
-    R0, c0 = rig[0].R, rig[0].center
-    R = np.stack([c.R @ R0.T for c in rig])
-    centres = (rig.centers - c0) @ R0.T
-    return R, centres
-
-
-def pose_errors(rig: CameraRig, ref: CameraRig) -> tuple[FloatArray, FloatArray]:
-    """Per camera (C,) rotation difference (degrees) and centre distance (mm) vs ``ref``,
-    both rigs expressed relative to their first camera (``ref``'s order)."""
-    rig = rig.subset(ref.names)
-    Ra, ca = relative_to_first(rig)
-    Rb, cb = relative_to_first(ref)
-    return rotation_angle_deg(Ra @ np.swapaxes(Rb, -1, -2)), \
-        1000 * np.linalg.norm(ca - cb, axis=-1)
-
-
-def aligned_errors(rig: CameraRig, truth: CameraRig) -> tuple[FloatArray, FloatArray]:
-    """Per camera (C,) rotation error (degrees) and centre error (mm) after the rigid motion
-    (Kabsch, no scale) that best maps ``rig``'s camera centres onto ``truth``'s."""
-    rig = rig.subset(truth.names)
-    a, b = rig.centers, truth.centers
-    ma, mb = a.mean(0), b.mean(0)
-    U, _, Vt = np.linalg.svd((a - ma).T @ (b - mb))
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
-    R = Vt.T @ D @ U.T
-    moved = rig.transformed(R, mb - R @ ma)
-    Rm = np.stack([c.R for c in moved])
-    Rt = np.stack([c.R for c in truth])
-    return rotation_angle_deg(Rm @ np.swapaxes(Rt, -1, -2)), \
-        1000 * np.linalg.norm(moved.centers - truth.centers, axis=-1)
-
-
-def focal_errors(rig: CameraRig, ref: CameraRig) -> FloatArray:
-    """(C,) mean focal length (fx + fy) / 2 difference vs ``ref`` in percent."""
-    rig = rig.subset(ref.names)
-    f = np.array([(c.K[0, 0] + c.K[1, 1]) / 2 for c in rig])
-    f_ref = np.array([(c.K[0, 0] + c.K[1, 1]) / 2 for c in ref])
-    return 100 * (f / f_ref - 1)
-
-
-def synced_corners(detections: dict[str, BoardDetections], sync: SyncTable,
-                   n_corners: int) -> FloatArray:
-    """(C, S, K, 2) detected corners at each synchronized instant (cameras in ``sync``'s
-    order); NaN where a camera has no frame then or did not see the corner."""
-    xy = np.full((len(sync.cameras), len(sync), n_corners, 2), np.nan)
-    for c, name in enumerate(sync.cameras):
-        det = detections[name]
-        row = np.full(det.n_frames + 1, -1)              # frame -> detection row
-        row[det.frames] = np.arange(det.frames.size)
-        frames = sync.frames[c]
-        rows = np.where(frames >= 0, row[np.clip(frames, 0, det.n_frames)], -1)
-        xy[c, rows >= 0] = det.xy[rows[rows >= 0]]
-    return xy
-
-
-def triangulated_corners(rig: CameraRig, xy: FloatArray) -> FloatArray:
-    """(S, K, 3) corners triangulated from every camera that saw them (NaN if < 2 views)."""
-    seen = np.isfinite(xy).all(-1).astype(float)                       # (C, S, K)
-    return triangulate_points(rig.extrinsics, rig.undistort(xy), seen)
-
-
-def board_geometry_rms_mm(rig: CameraRig, xy: FloatArray, board: Board) -> float:
-    """RMS in mm of all pairwise distances between triangulated corners of one instant minus
-    the printed board's distances, over every instant; ``xy`` (C, S, K, 2)."""
-    X = triangulated_corners(rig, xy)                                  # (S, K, 3)
-    i, j = np.triu_indices(board.n_corners, k=1)
-    obj = board.object_points
-    truth = np.linalg.norm(obj[i] - obj[j], axis=-1)                  # (P,)
-    d = np.linalg.norm(X[:, i] - X[:, j], axis=-1) - truth            # (S, P)
-    return float(1000 * np.sqrt(np.nanmean(d ** 2)))
-
-
-def reprojection_rms_px(rig: CameraRig, xy: FloatArray) -> float:
-    """RMS pixel distance between every observation of a corner seen by >= 2 cameras and the
-    reprojection of its triangulated position; ``xy`` (C, S, K, 2)."""
-    X = triangulated_corners(rig, xy)                                  # (S, K, 3)
-    err = np.linalg.norm(rig.project(X) - xy, axis=-1)                # (C, S, K)
-    return float(np.sqrt(np.nanmean(err ** 2)))
-
-
 def measure(run: Run, xy: FloatArray, board: Board, ref: CameraRig, aligned: bool) -> None:
-    """Fill ``run.metrics`` with the common metrics vs ``ref`` (the reference or the truth)."""
+    """Fill ``run.metrics`` with the common metrics vs ``ref`` (the reference or the truth);
+    ``xy`` (C, S, K, 2) the synchronized corners every rig is measured on."""
     if run.rig is None:
         return
     rig = run.rig.subset(ref.names)
-    rot, centre = aligned_errors(rig, ref) if aligned else pose_errors(rig, ref)
-    run.metrics.update(rotation=rot, centre=centre, focal=focal_errors(rig, ref),
+    diffs = compare_rigs(rig, ref, align="rigid" if aligned else "first")
+    run.metrics.update(rotation=np.array([d.rotation_deg for d in diffs]),
+                       centre=np.array([d.center_mm for d in diffs]),
+                       focal=np.array([d.focal_pct for d in diffs]),
                        reprojection=reprojection_rms_px(rig, xy),
-                       geometry=board_geometry_rms_mm(rig, xy, board))
+                       geometry=board_geometry_rms_mm(rig, xy, board.object_points))
 
 
-# --- tables -------------------------------------------------------------------------------------
 def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None or not np.isfinite(value) else format(value, fmt)
 
@@ -352,7 +265,7 @@ def caliscope_case(python: Path, workers: int) -> str:
                              negative, board, work, skip=1))
         runs.append(run_peer("aniposelib, caliscope intrinsics fixed", python, negative, board,
                              work, intrinsics=ref))
-    xy = synced_corners(detections, sync, board.n_corners)
+    xy = sync.corners(detections)
     for r in runs:
         measure(r, xy, board, ref, aligned=False)
     return caliscope_section(runs, ref, sync, xy)
@@ -451,7 +364,7 @@ def synthetic_case(python: Path, workers: int) -> str:
     runs = [run,
             run_peer("aniposelib (default: every 20th frame)", python, videos, board, work),
             run_peer("aniposelib, every frame (skip=1)", python, videos, board, work, skip=1)]
-    xy = synced_corners(detections, sync, board.n_corners)
+    xy = sync.corners(detections)
     for r in runs:
         measure(r, xy, board, truth, aligned=True)
     p, board_p = SYNTHETIC, SYNTHETIC["board"]
@@ -463,8 +376,9 @@ def synthetic_case(python: Path, workers: int) -> str:
              f"and turning once around the volume, blur sigma {p['blur']} px, noise "
              f"{p['noise']} grey levels, a hand over the board in {p['occlusion']:.0%} of views "
              "(MJPG videos, cached in `.bench/synthetic8/`). Errors are vs the truth after one "
-             "rigid motion (rotation + translation, no scale; Kabsch on the camera centres) "
-             "maps each solution's world frame onto the true one.")
+             "rigid motion (rotation + translation, no scale; fitted to the camera centres and "
+             "axes, `calibration.compare.compare_rigs`) maps each solution's world frame onto "
+             "the true one.")
     notes = [
         ("Reprojection RMS and board geometry as in case 1, on our detections (frames paired by "
          "index: the cameras run in lockstep)."),

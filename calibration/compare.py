@@ -20,7 +20,7 @@ class CameraDifference:
     name: str
     rotation_deg: float             # angle of R_est^T R_ref after alignment
     center_mm: float                # distance between the centres after alignment
-    focal_pct: float                # largest of |fx| and |fy| relative differences, percent
+    focal_pct: float                # fx or fy relative difference, whichever is larger, percent
     principal_px: float             # distance between principal points, pixels
 
 
@@ -45,15 +45,24 @@ def compare_rigs(estimate: CameraRig, reference: CameraRig, *,
         est = est.transformed(R, t)
     else:
         raise CalibrationError(f"align must be 'rigid' or 'first', got {align!r}")
-    out = []
-    for e, r in zip(est, ref):
-        cos = (np.trace(e.R.T @ r.R) - 1) / 2
-        focal = np.abs(np.array([e.K[0, 0], e.K[1, 1]]) / [r.K[0, 0], r.K[1, 1]] - 1).max()
-        out.append(CameraDifference(
-            e.name, float(np.degrees(np.arccos(np.clip(cos, -1, 1)))),
-            float(np.linalg.norm(e.center - r.center) * 1000), float(focal * 100),
-            float(np.linalg.norm(e.K[:2, 2] - r.K[:2, 2]))))
-    return out
+    R_est, R_ref = np.stack([c.R for c in est]), np.stack([c.R for c in ref])
+    K_est, K_ref = np.stack([c.K for c in est]), np.stack([c.K for c in ref])
+    rotation = rotation_angle_deg(np.swapaxes(R_est, -1, -2) @ R_ref)               # (C,)
+    centre = 1000 * np.linalg.norm(est.centers - ref.centers, axis=-1)
+    focal = K_est[:, [0, 1], [0, 1]] / K_ref[:, [0, 1], [0, 1]] - 1                # (C, 2)
+    focal = np.take_along_axis(focal, np.abs(focal).argmax(1)[:, None], 1)[:, 0]
+    principal = np.linalg.norm(K_est[:, :2, 2] - K_ref[:, :2, 2], axis=-1)
+    return [CameraDifference(n, float(a), float(d), float(100 * f), float(p))
+            for n, a, d, f, p in zip(names, rotation, centre, focal, principal)]
+
+
+def rotation_angle_deg(R: FloatArray) -> FloatArray:
+    """(...) rotation angles in degrees of (..., 3, 3) rotation matrices (accurate near 0,
+    unlike the arccos of the trace)."""
+    axis = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], axis=-1)             # 2 sin(angle) axis
+    return np.degrees(np.arctan2(np.linalg.norm(axis, axis=-1),
+                                 np.trace(R, axis1=-2, axis2=-1) - 1.0))
 
 
 def _relative_to(rig: CameraRig, index: int) -> CameraRig:

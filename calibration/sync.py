@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.detections import BoardDetections
 from calibration.errors import SyncError
 
 FloatArray = NDArray[np.float64]
@@ -77,6 +78,20 @@ class SyncTable:
     def as_dict(self) -> dict[str, IntArray]:
         """``{camera: (S,) frame indices}``."""
         return dict(zip(self.cameras, self.frames))
+
+    def corners(self, detections: Mapping[str, BoardDetections]) -> FloatArray:
+        """(C, S, K, 2) each camera's board corners at each instant (cameras in this table's
+        order, ``detections`` in their own frame indices); NaN where a camera has no frame
+        then or did not see the corner."""
+        n_corners = next(iter(detections.values())).xy.shape[1]
+        xy = np.full((len(self.cameras), len(self), n_corners, 2), np.nan)
+        for c, name in enumerate(self.cameras):
+            det = detections[name]
+            row = np.full(det.n_frames + 1, -1)        # frame -> detection row; [-1] = none
+            row[det.frames] = np.arange(det.frames.size)
+            rows = row[np.clip(self.frames[c], -1, det.n_frames)]
+            xy[c, rows >= 0] = det.xy[rows[rows >= 0]]
+        return xy
 
 
 # --- reading -------------------------------------------------------------------------------

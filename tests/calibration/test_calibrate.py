@@ -11,6 +11,7 @@ import pytest
 from calibration.board import Board
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import CameraRig
+from calibration.compare import compare_rigs
 from calibration.detection import find_board
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CameraGraphError
@@ -65,24 +66,12 @@ def rendered_session(n_cams: int, n_frames: int, seed: int):
 SESSIONS = {"projected": projected_session, "rendered": rendered_session}
 
 
-def aligned_errors(result: CalibrationResult, truth: CameraRig):
-    """Per camera: focal length error (relative), rotation error (degrees), centre error
-    (metres), after one rigid motion of the calibrated world (no scale: the board makes it
-    metric) that best maps each camera's frame (its centre and points 1 m along its x and z
-    axes) onto the true one."""
-    def frames(rig: CameraRig) -> np.ndarray:                       # (3 C, 3)
-        return np.concatenate([[c.center, c.center + c.R[0], c.center + c.R[2]] for c in rig])
-    a, b = frames(result.rig), frames(truth)
-    U, _, Vt = np.linalg.svd((a - a.mean(0)).T @ (b - b.mean(0)))
-    R = Vt.T @ np.diag([1, 1, np.sign(np.linalg.det(Vt.T @ U.T))]) @ U.T
-    t = b.mean(0) - R @ a.mean(0)
-    out = []
-    for cam, true in zip(result.rig, truth):
-        focal = np.abs(np.diag(cam.K)[:2] / np.diag(true.K)[:2] - 1).max()
-        cos = (np.trace((cam.R @ R.T).T @ true.R) - 1) / 2
-        centre = np.linalg.norm(R @ cam.center + t - true.center)
-        out.append((focal, np.degrees(np.arccos(np.clip(cos, -1, 1))), centre))
-    return np.array(out)
+def aligned_errors(result: CalibrationResult, truth: CameraRig) -> np.ndarray:
+    """(C, 3) per camera |focal error| (%), rotation error (degrees) and centre error (mm)
+    after one rigid motion of the calibrated world onto the true one (no scale: the board
+    makes it metric)."""
+    return np.array([[abs(d.focal_pct), d.rotation_deg, d.center_mm]
+                     for d in compare_rigs(result.rig, truth)])
 
 
 @pytest.fixture(scope="module", params=["projected"])     # add "rendered" to film it
@@ -94,9 +83,9 @@ def ring6(request):
 def test_ring_of_six_meets_the_acceptance_numbers(ring6):
     truth, _, result = ring6
     errors = aligned_errors(result, truth)
-    assert errors[:, 0].max() < 0.003                     # focal lengths within 0.3 %
+    assert errors[:, 0].max() < 0.3                       # focal lengths within 0.3 %
     assert errors[:, 1].max() < 0.1                       # rotations within 0.1 degree
-    assert errors[:, 2].max() < 0.003                     # centres within 3 mm
+    assert errors[:, 2].max() < 3.0                       # centres within 3 mm
     rms = np.array([c.extra["rms"] for c in result.rig])
     assert rms.max() < 0.5                                # 0.3 px noise per axis: 0.42 px
     assert result.report["world_frame"]["method"] == "floor_board"
@@ -141,7 +130,7 @@ def test_camera_linked_only_through_other_cameras():
     edges = {tuple(e["cameras"]) for e in result.report["graph_edges"]}
     assert not edges & set(far)
     errors = aligned_errors(result, truth)
-    assert errors[:, 1].max() < 0.15 and errors[:, 2].max() < 0.005
+    assert errors[:, 1].max() < 0.15 and errors[:, 2].max() < 5.0
 
 
 def test_disconnected_cameras_raise_a_graph_error_naming_both_groups():
@@ -178,7 +167,7 @@ def test_given_intrinsics_are_kept_and_frames_are_matched_by_time():
     assert result.report["cameras"]["cam_1"]["intrinsics"] == "given"
     assert result.report["cameras"]["cam_2"]["refined"]
     errors = aligned_errors(result, truth)          # frames 4 apart would be far off
-    assert errors[:, 1].max() < 0.25 and errors[:, 2].max() < 0.01
+    assert errors[:, 1].max() < 0.25 and errors[:, 2].max() < 10.0
 
 
 def test_unsynchronised_frames_are_flagged_not_hidden():

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError, SyncError
 from calibration.sync import (
     SyncTable,
@@ -128,6 +129,19 @@ def test_sync_table_lookup_and_read_only():
         table.frames[0, 0] = 5
     with pytest.raises(SyncError, match="shape"):
         SyncTable(("a",), np.zeros((1, 3)), np.zeros(2), np.zeros(3))
+
+
+def test_corners_are_gathered_per_instant_in_each_cameras_own_frames():
+    table = SyncTable(("a", "b"), np.array([[0, 2, -1], [1, -1, 3]]), np.zeros(3), np.zeros(3))
+    xy = np.arange(4 * 3 * 2, dtype=float).reshape(4, 3, 2)          # 4 frames, 3 corners
+    dets = {"a": BoardDetections("a", (10, 10), np.array([0, 2]), xy[[0, 2]], 4),
+            "b": BoardDetections("b", (10, 10), np.array([3]), xy[[3]], 4)}
+    out = table.corners(dets)                                          # (C, S, K, 2)
+    assert out.shape == (2, 3, 3, 2)
+    np.testing.assert_array_equal(out[0, 0], xy[0])
+    np.testing.assert_array_equal(out[0, 1], xy[2])
+    np.testing.assert_array_equal(out[1, 2], xy[3])
+    assert np.isnan(out[0, 2]).all() and np.isnan(out[1, :2]).all()   # no frame / no board
 
 
 # --- the generic layout ----------------------------------------------------------------------
