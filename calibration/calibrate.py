@@ -2,7 +2,9 @@
 
 Steps: per-camera intrinsics (or the given ones), board poses per view, the camera graph and the
 initial poses along its spanning tree, bundle adjustment of the extrinsics, then jointly with the
-intrinsics, a plausibility check, and the world frame from a board lying on the floor.
+intrinsics, then with the corners corrected for the board's motion during the cameras' row
+readout and between their capture times (``calibration.rolling_shutter``, kept where it fits
+clearly better), a plausibility check, and the world frame from a board lying on the floor.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import BundleResult, bundle_adjust, observations
+from calibration.bundle import BundleResult, Observations, bundle_adjust, observations
 from calibration.camera import Camera, CameraRig
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
@@ -38,6 +40,7 @@ from calibration.intrinsics import (
     intrinsics_problems,
 )
 from calibration.report import summary
+from calibration.rolling_shutter import compensate, corner_velocities, per_observation
 from calibration.sync import SyncTable, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
@@ -56,7 +59,9 @@ class CalibrationResult:
         rig: the cameras in the world frame (Z up, metres); each camera's ``extra["rms"]`` is
             its reprojection RMS in pixels; ``rig.extra["metadata"]["world_frame"]`` says how
             the world frame was set.
-        report: per-camera RMS, frames and views used, graph edges, bundle cost, timings.
+        report: per-camera RMS, frames and views used, graph edges, bundle cost, timings;
+            ``report["motion"]``: each camera's fitted capture latency and frame readout time
+            and whether the motion correction was applied (``MotionTiming.as_report``).
         board_poses: the board's pose (board to world) in every frame used.
         intrinsics: per camera, the single-camera intrinsics step's result.
         detections: the detections calibrated from (frames in synchronized indices).
@@ -99,6 +104,9 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         SolverError: a camera's intrinsics stay implausible after the joint adjustment.
     """
     clock = {"start": time.perf_counter()}
+    if sync is None and frame_times is not None:
+        sync = sync_by_timestamps({n: frame_times[n] for n in detections})
+    motion = _motion(detections, frame_times, sync)
     detections = _synchronised(detections, frame_times, sync)
     _check_views(detections, board)
     usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
@@ -119,18 +127,63 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     refine = [_refines(n, given, refine_intrinsics) for n in detections]
     bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
                                              root, intr)
+    bundle, timing = _compensate_motion(bundle, detections, motion, obj, refine, root)
     clock["bundle"] = time.perf_counter()
     warnings = _check_refined(bundle, detections, intr)
     rig, board_world, description = _to_world(bundle, detections, obj, world_frame, root)
     clock["world"] = time.perf_counter()
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
+    report["motion"] = timing
     report["warnings"] = drift_warnings + warnings + (
         [description["warning"]] if "warning" in description else [])
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
 
 # --- steps ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Motion:
+    """Per camera, (N, K, 2) corner velocities and (N,) capture time minus the instant's time
+    of its synchronized views; the frame period and the unit of time ("s" or "frames")."""
+
+    velocity: dict[str, FloatArray]
+    lag: dict[str, FloatArray]
+    period: float
+    unit: str
+
+
+def _motion(detections: Mapping[str, BoardDetections],
+            frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None) -> _Motion:
+    """The board's image motion from each camera's own frame sequence (before
+    synchronisation), laid out like the synchronized detections."""
+    names = list(detections)
+    times = {n: None if frame_times is None else np.asarray(frame_times[n], float)
+             for n in names}
+    velocity, lag = {}, {}
+    for name, det in detections.items():
+        v, t = corner_velocities(det, times[name]), times[name]
+        lags = np.zeros(det.frames.size)
+        if sync is not None:
+            instant = _instants(np.asarray(sync[name]), det)
+            if t is not None:
+                lags = t[det.frames] - sync.times[np.maximum(instant, 0)]
+            keep = instant >= 0
+            v, lags = v[keep], lags[keep]
+        velocity[name], lag[name] = v, np.nan_to_num(lags)
+    if frame_times is None:
+        return _Motion(velocity, lag, 1.0, "frames")
+    periods = [np.median(np.diff(frame_times[n])) for n in names if len(frame_times[n]) > 1]
+    return _Motion(velocity, lag, float(np.median(periods)) if periods else 1.0, "s")
+
+
+def _instants(own: NDArray[np.int64], det: BoardDetections) -> NDArray[np.int64]:
+    """(N,) the synchronized instant of each of the camera's views, -1 where none."""
+    instant = np.full(max(int(own.max()) + 1, det.n_frames, 1), -1, np.int64)
+    instant[own[own >= 0]] = np.flatnonzero(own >= 0)
+    return np.where(det.frames < instant.size,
+                    instant[np.minimum(det.frames, instant.size - 1)], -1)
+
+
 def _synchronised(detections: Mapping[str, BoardDetections],
                   frame_times: Mapping[str, FloatArray] | None,
                   sync: SyncTable | None) -> dict[str, BoardDetections]:
@@ -143,10 +196,7 @@ def _synchronised(detections: Mapping[str, BoardDetections],
     out = {}
     for name, det in detections.items():
         own = np.asarray(sync[name])                                 # (S,) own frame per instant
-        instant = np.full(max(int(own.max()) + 1, det.n_frames, 1), -1, np.int64)
-        instant[own[own >= 0]] = np.flatnonzero(own >= 0)
-        frames = np.where(det.frames < instant.size, instant[np.minimum(det.frames,
-                                                                        instant.size - 1)], -1)
+        frames = _instants(own, det)
         keep = frames >= 0
         out[name] = BoardDetections(name, det.image_size, frames[keep], det.xy[keep],
                                     len(own), det.mirrored[keep])
@@ -227,6 +277,30 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             warnings.append(_drift_warning(result.cameras[i], intr[names[i]].camera, z))
         result = first
     return result, refine, warnings
+
+
+def _compensate_motion(bundle: BundleResult, detections: Mapping[str, BoardDetections],
+                       motion: _Motion, obj: FloatArray, refine: list[bool], root: str
+                       ) -> tuple[BundleResult, dict[str, Any]]:
+    """The adjustment with every corner moved to where the board was at its synchronized
+    instant (``calibration.rolling_shutter``), if that fits clearly better; and the fitted
+    latencies and readout times for the report."""
+    names = list(detections)
+    dets = [detections[n] for n in names]
+    frames = bundle.board.frames
+    obs = observations(dets, frames)
+    velocity = per_observation(dets, [motion.velocity[n] for n in names], frames)
+    lag = per_observation(dets, [motion.lag[n] for n in names], frames)
+    heights = np.array([float(d.image_size[1]) for d in dets])
+    fixed = names.index(root)
+
+    def adjust(o: Observations, start: BundleResult) -> BundleResult:
+        return bundle_adjust(start.cameras, start.board, o, obj, refine_intrinsics=refine,
+                             fixed_camera=fixed)
+
+    kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
+                                 motion.period, fixed, motion.unit)
+    return kept, timing.as_report(names)
 
 
 def _drift(joint: Camera, single: IntrinsicsResult) -> float:

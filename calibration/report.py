@@ -94,6 +94,7 @@ def format_report(result: CalibrationResult) -> str:
         lines.append(f"{name:<12}{c['rms_px']:>8.3f}{c['views']:>7}{c['outliers']:>9}"
                      f"{c['intrinsics']:>11}{c['fx']:>10.1f}{c['fy']:>10.1f}{c['cx']:>9.1f}"
                      f"{c['cy']:>9.1f}   ({x:+.3f}, {y:+.3f}, {z:+.3f})")
+    lines += _motion_lines(rep.get("motion"))
     lines += ["", "distortion (k1, k2, p1, p2, k3 or fisheye k1..k4):"]
     lines += [f"  {n:<12}" + " ".join(f"{v:+.5f}" for v in c["distortion"])
               for n, c in rep["cameras"].items()]
@@ -102,6 +103,23 @@ def format_report(result: CalibrationResult) -> str:
               f"{e['shared_frames']} frames" for e in rep["graph_edges"]]
     lines += ["", "timing (s): " + ", ".join(f"{k} {v:.2f}" for k, v in rep["timing_s"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _motion_lines(motion: Mapping[str, Any] | None) -> list[str]:
+    """The rolling-shutter and latency fit (``calibration.rolling_shutter``), if any."""
+    if not motion:
+        return []
+    unit = motion["unit"]
+    verdict = ("applied" if motion["applied"] else
+               "not applied: it did not fit the corners clearly better")
+    lines = ["", (f"board motion (rolling shutter, capture latency): {verdict}; RMS "
+                  f"{motion['rms_px_uncorrected']:.3f} px uncorrected, "
+                  f"{motion['rms_px_corrected']:.3f} px corrected")]
+    for name, c in motion["cameras"].items():
+        fit = (f"latency {c[f'offset_{unit}']:+.1f} {unit} (vs the root camera), frame readout "
+               f"{c[f'readout_{unit}']:.1f} {unit}")
+        lines.append(f"  {name:<12}" + (fit if c["fitted"] else "too few moving corners to fit"))
+    return lines
 
 
 def write_report(result: CalibrationResult, out_dir: str | Path) -> list[Path]:

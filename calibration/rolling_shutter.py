@@ -1,0 +1,256 @@
+"""Rolling shutter and capture-time offsets: board corners corrected for the board's motion.
+
+A webcam exposes its image rows one after another (``line_time`` seconds per row) and the
+cameras of one synchronized instant capture a few milliseconds apart, each with its own
+latency. A moving board is then seen by every camera at a slightly different time and sheared
+by the row readout. With the corner's image velocity ``v`` (pixels per second, from the same
+camera's neighbouring frames) an observed corner of camera c is, to first order,
+
+    x_obs = x(t_instant) + v * (s + offset_c + line_time_c * (row - H / 2))
+
+where ``s`` is the view's capture time minus its instant's (from the timestamps), ``offset_c``
+the camera's latency relative to the root camera (the root's is 0: a common latency only moves
+the instant the board poses stand for) and ``row - H / 2`` the corner's row from the image's
+middle. ``compensate`` alternates the bundle adjustment with a bounded least-squares fit of
+``offset_c`` and ``line_time_c`` to the residuals and keeps the corrected adjustment only where
+it fits clearly better. Without frame times, time is counted in frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import lsq_linear
+
+from calibration.bundle import BundleResult, Observations, pose_jacobians
+from calibration.detections import BoardDetections
+
+FloatArray = NDArray[np.float64]
+MAX_OFFSET_FRAMES = 0.5     # a larger latency is a synchronisation error, not a latency
+MAX_READOUT_S = 0.05        # a whole frame read out in at most this (or one frame period)
+MIN_MOVING = 30             # observations with a known velocity a camera needs to be fitted
+MIN_GAIN = 0.05             # the correction is kept only if it cuts the RMS by this fraction
+MAX_ROUNDS = 12
+TOLERANCE = 1e-3            # stop when no parameter moves more than this x its bound
+
+
+@dataclass(frozen=True)
+class MotionTiming:
+    """The fitted timing of every camera.
+
+    Attributes:
+        offset: (C,) latency relative to the root camera, in ``unit``.
+        readout: (C,) time to read out a whole frame (line time x image height), in ``unit``.
+        fitted: (C,) False where a camera had too few moving corners (its values are 0).
+        applied: whether the corrected adjustment was kept.
+        rms_px: the adjustment's RMS without and with the correction.
+        unit: "s" with frame times, else "frames".
+    """
+
+    offset: FloatArray
+    readout: FloatArray
+    fitted: NDArray[np.bool_]
+    applied: bool
+    rms_px: tuple[float, float]
+    unit: str
+
+    def as_report(self, names: Sequence[str]) -> dict[str, Any]:
+        """A plain dict for the calibration report."""
+        scale, unit = (1000.0, "ms") if self.unit == "s" else (1.0, "frames")
+        return {"applied": self.applied, "rms_px_uncorrected": self.rms_px[0],
+                "rms_px_corrected": self.rms_px[1], "unit": unit,
+                "cameras": {n: {"fitted": bool(f), f"offset_{unit}": float(scale * o),
+                                f"readout_{unit}": float(scale * r)}
+                            for n, o, r, f in zip(names, self.offset, self.readout,
+                                                  self.fitted)}}
+
+
+def corner_velocities(det: BoardDetections, times: FloatArray | None = None) -> FloatArray:
+    """Image velocity of every detected corner from the same camera's neighbouring frames.
+
+    Args:
+        det: one camera's detections in its own frame numbering (before synchronisation).
+        times: (n_frames,) capture time of each of its frames in seconds; None counts frames.
+    Returns:
+        (N, K, 2) pixels per second (or per frame): a central difference where the corner was
+        seen in the frames just before and after, one-sided where only one of them saw it,
+        NaN where neither did.
+    """
+    t = np.arange(det.n_frames, dtype=float) if times is None else np.asarray(times, float)
+    view = np.full(det.n_frames + 2, -1)
+    view[det.frames + 1] = np.arange(det.frames.size)
+    here = det.frames
+    before, after = view[here], view[here + 2]                    # (N,) views of f-1 and f+1
+    xb = np.where((before >= 0)[:, None, None], det.xy[before], np.nan)       # (N, K, 2)
+    xa = np.where((after >= 0)[:, None, None], det.xy[after], np.nan)
+    tb = t[np.clip(here - 1, 0, t.size - 1)][:, None, None]
+    ta = t[np.clip(here + 1, 0, t.size - 1)][:, None, None]
+    th = t[here][:, None, None]
+    central = (xa - xb) / (ta - tb)
+    forward, backward = (xa - det.xy) / (ta - th), (det.xy - xb) / (th - tb)
+    return np.where(np.isfinite(central), central,
+                    np.where(np.isfinite(forward), forward, backward))
+
+
+def per_observation(detections: Sequence[BoardDetections], values: Sequence[FloatArray],
+                    frames: NDArray[np.int64]) -> FloatArray:
+    """Per-view or per-corner ``values`` of C cameras laid out like ``bundle.observations``.
+
+    Args:
+        detections: C synchronized detections (as given to ``observations``).
+        values: per camera, (N, K, ...) or (N,) values of its views.
+        frames: (F,) the board poses' frames.
+    Returns:
+        (M, ...) in the order of ``observations(detections, frames)``.
+    """
+    parts = []
+    for det, value in zip(detections, values):
+        view, corner = np.nonzero(np.isfinite(det.xy[..., 0])
+                                  & np.isin(det.frames, frames)[:, None])
+        value = np.asarray(value, float)
+        parts.append(value[view] if value.ndim == 1 else value[view, corner])
+    return np.concatenate(parts)
+
+
+def signed_residuals(bundle: BundleResult, obs: Observations,
+                     object_points: FloatArray) -> FloatArray:
+    """(M, 2) observed minus projected pixels of every observation."""
+    board = bundle.board
+    world = (np.einsum("mij,mj->mi", board.R[obs.frame], object_points[obs.corner])
+             + board.t[obs.frame])                                                # (M, 3)
+    out = np.full(obs.xy.shape, np.nan)
+    for c, cam in enumerate(bundle.cameras):
+        mine = obs.camera == c
+        out[mine] = obs.xy[mine] - cam.project(world[mine])
+    return out
+
+
+def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
+               plain: BundleResult, obs: Observations, object_points: FloatArray,
+               velocity: FloatArray, lag: FloatArray, heights: FloatArray, period: float,
+               root: int, unit: str) -> tuple[BundleResult, Observations, MotionTiming]:
+    """Fit each camera's latency and line time to the adjustment's residuals, correct the
+    observations and adjust again, until the timing settles (or, after the first round, stop
+    if the fit has not improved by half of ``MIN_GAIN``).
+
+    Args:
+        adjust: observations and a starting adjustment -> the adjustment of those.
+        plain: the adjustment of the uncorrected observations ``obs`` (M).
+        velocity: (M, 2) image velocity per ``unit``; NaN where unknown (never corrected).
+        lag: (M,) capture time of the observation's view minus its instant's, in ``unit``.
+        heights: (C,) image heights in pixels.
+        period: the frame period in ``unit``.
+        root: the camera whose latency is 0.
+    Returns:
+        the adjustment kept, the observations it fitted and the timing.
+    """
+    n_cam = heights.size
+    moving = np.isfinite(velocity[:, 0])
+    v = np.where(moving[:, None], velocity, 0.0)
+    row = obs.xy[:, 1] - heights[obs.camera] / 2                                 # (M,)
+    params = np.zeros((n_cam, 2))                                 # offset, line time
+    fitted = np.bincount(obs.camera[moving], minlength=n_cam) >= MIN_MOVING
+    bounds = _bounds(heights, period, unit, root, fitted)
+    bundle, current = plain, obs
+    before = _overall_rms(plain)
+    for round_ in range(MAX_ROUNDS):
+        raw = signed_residuals(bundle, obs, object_points)      # (M, 2) uncorrected
+        use = (bundle.inliers & moving)[:, None]
+        columns = np.stack([v, v * row[:, None]], axis=-1) * use[:, :, None]    # (M, 2, 2)
+        new = _fit(np.nan_to_num(raw - v * lag[:, None]) * use, columns, obs, bounds, bundle,
+                   object_points, root)
+        step = np.abs(new - params) / np.maximum(bounds[1], 1e-12)
+        params = new
+        shift = v * (lag + params[obs.camera, 0] + params[obs.camera, 1] * row)[:, None]
+        current = Observations(obs.camera, obs.frame, obs.corner, obs.xy - shift)
+        bundle = adjust(current, bundle)
+        hopeless = round_ == 0 and _overall_rms(bundle) > (1 - MIN_GAIN / 2) * before
+        if step.max() < TOLERANCE or hopeless:
+            break
+    after = _overall_rms(bundle)
+    applied = bool(after < (1 - MIN_GAIN) * before)
+    timing = MotionTiming(params[:, 0], params[:, 1] * heights, fitted, applied,
+                          (before, after), unit)
+    return (bundle, current, timing) if applied else (plain, obs, timing)
+
+
+def _bounds(heights: FloatArray, period: float, unit: str, root: int,
+            fitted: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
+    """(lower (C, 2), upper (C, 2)) for offset and line time; 0 where not fitted."""
+    readout = min(period, MAX_READOUT_S) if unit == "s" else period
+    upper = np.stack([np.full(heights.size, MAX_OFFSET_FRAMES * period),
+                      readout / heights], axis=1)
+    upper[~fitted] = 0.0
+    upper[root, 0] = 0.0
+    lower = np.stack([-upper[:, 0], np.zeros(heights.size)], axis=1)
+    return lower, upper
+
+
+def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
+         bounds: tuple[FloatArray, FloatArray], bundle: BundleResult,
+         object_points: FloatArray, root: int) -> FloatArray:
+    """(C, 2) offset and line time of every camera: the bounded least-squares fit of
+    ``error`` (M, 2) ~ ``columns`` (M, 2, 2) @ (offset, line time) of the observation's camera
+    + the camera and board pose changes that absorb it. The board poses are eliminated frame by
+    frame (their Schur complement), so the fit sees only what no board pose can explain; the
+    camera poses (all but the root's) are fitted alongside. Rows of ``error`` and ``columns``
+    that must not count are zero."""
+    lower, upper = bounds
+    n_cam = lower.shape[0]
+    if not (upper > lower).any():
+        return np.zeros_like(lower)
+    J_cam, J_board = pose_jacobians(bundle.cameras, bundle.board, obs, object_points)
+    used = np.any(columns != 0, axis=(1, 2))[:, None, None] & np.isfinite(J_cam).all(
+        axis=(1, 2), keepdims=True) & np.isfinite(J_board).all(axis=(1, 2), keepdims=True)
+    local = np.where(used, np.concatenate([columns, J_cam], axis=2), 0.0)     # (M, 2, 8)
+    H, g = _normal_equations(local, np.where(used, J_board, 0.0), np.where(used[:, :, 0],
+                             error, 0.0), obs.camera, obs.frame, n_cam)
+    free = np.concatenate([upper > lower, np.ones((n_cam, 6), bool)], axis=1)
+    free[root, 2:] = False                                   # the gauge, as in the adjustment
+    free = free.ravel() & (np.diag(H) > 0)
+    H, g = H[np.ix_(free, free)], g[free]
+    scale = np.sqrt(np.diag(H))
+    w, V = np.linalg.eigh(H / np.outer(scale, scale))    # |A x - b|^2 = |S x - S^-1 V^T g|^2
+    w = np.maximum(w, 1e-12 * w.max())                   # + c, with S = sqrt(w) V^T
+    lo = np.concatenate([lower, np.full((n_cam, 6), -np.inf)], axis=1).ravel()[free]
+    hi = np.concatenate([upper, np.full((n_cam, 6), np.inf)], axis=1).ravel()[free]
+    res = lsq_linear(np.sqrt(w)[:, None] * V.T, (V.T @ (g / scale)) / np.sqrt(w),
+                     bounds=(lo * scale, hi * scale))
+    x = np.zeros(8 * n_cam)
+    x[free] = res.x / scale
+    return x.reshape(n_cam, 8)[:, :2]
+
+
+def _normal_equations(local: FloatArray, J: FloatArray, error: FloatArray,
+                      camera: NDArray[np.int64], frame: NDArray[np.int64], n_cam: int
+                      ) -> tuple[FloatArray, FloatArray]:
+    """A^T A (8C, 8C) and A^T b (8C,) of the least-squares problem in every camera's 8
+    parameters (``local`` (M, 2, 8) derivatives of its observations) left once every frame's
+    6 parameters (``J`` (M, 2, 6)) are solved for; b = ``error`` (M, 2)."""
+    n_frame = int(frame.max()) + 1
+    H = np.zeros((n_cam, 8, 8))
+    np.add.at(H, camera, np.einsum("mrp,mrq->mpq", local, local))
+    g = np.zeros((n_cam, 8))
+    np.add.at(g, camera, np.einsum("mrp,mr->mp", local, error))
+    N = np.zeros((n_frame, 6, 6))
+    np.add.at(N, frame, np.einsum("mri,mrj->mij", J, J))
+    JtA = np.zeros((n_frame, n_cam, 6, 8))
+    np.add.at(JtA, (frame, camera), np.einsum("mri,mrp->mip", J, local))
+    JtA = JtA.transpose(0, 2, 1, 3)
+    Jte = np.zeros((n_frame, 6))
+    np.add.at(Jte, frame, np.einsum("mri,mr->mi", J, error))
+    JtA = JtA.reshape(n_frame, 6, 8 * n_cam)
+    inv = np.linalg.pinv(N, hermitian=True)                                    # (F, 6, 6)
+    full = np.zeros((n_cam, 8, n_cam, 8))
+    full[np.arange(n_cam), :, np.arange(n_cam)] = H
+    AtA = full.reshape(8 * n_cam, 8 * n_cam) - np.einsum("fip,fij,fjq->pq", JtA, inv, JtA)
+    Atb = g.ravel() - np.einsum("fip,fij,fj->p", JtA, inv, Jte)
+    return AtA, Atb
+
+
+def _overall_rms(bundle: BundleResult) -> float:
+    return float(np.sqrt(np.mean(bundle.residuals[bundle.inliers] ** 2)))
