@@ -40,7 +40,12 @@ from calibration.intrinsics import (
     intrinsics_problems,
 )
 from calibration.report import summary
-from calibration.rolling_shutter import compensate, corner_velocities, per_observation
+from calibration.rolling_shutter import (
+    compensate,
+    corner_velocities,
+    padded,
+    per_observation,
+)
 from calibration.sync import SyncTable, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
@@ -157,8 +162,8 @@ def _motion(detections: Mapping[str, BoardDetections],
     """The board's image motion from each camera's own frame sequence (before
     synchronisation), laid out like the synchronized detections."""
     names = list(detections)
-    times = {n: None if frame_times is None else np.asarray(frame_times[n], float)
-             for n in names}
+    times = {n: None if frame_times is None else padded(frame_times[n], d.n_frames)
+             for n, d in detections.items()}
     velocity, lag = {}, {}
     for name, det in detections.items():
         v, t = corner_velocities(det, times[name]), times[name]

@@ -114,10 +114,13 @@ def _motion_lines(motion: Mapping[str, Any] | None) -> list[str]:
                "not applied: it did not fit the corners clearly better")
     lines = ["", (f"board motion (rolling shutter, capture latency): {verdict}; RMS "
                   f"{motion['rms_px_uncorrected']:.3f} px uncorrected, "
-                  f"{motion['rms_px_corrected']:.3f} px corrected")]
+                  f"{motion['rms_px_corrected']:.3f} px corrected; latencies relative to the "
+                  "root camera")]
     for name, c in motion["cameras"].items():
-        fit = (f"latency {c[f'offset_{unit}']:+.1f} {unit} (vs the root camera), frame readout "
-               f"{c[f'readout_{unit}']:.1f} {unit}")
+        bound = {k: " (a bound, not measured)" if c[f"{k}_at_bound"] else ""
+                 for k in ("offset", "readout")}
+        fit = (f"latency {c[f'offset_{unit}']:+.1f} {unit}{bound['offset']}, frame readout "
+               f"{c[f'readout_{unit}']:.1f} {unit}{bound['readout']}")
         lines.append(f"  {name:<12}" + (fit if c["fitted"] else "too few moving corners to fit"))
     return lines
 

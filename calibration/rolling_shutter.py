@@ -46,6 +46,9 @@ class MotionTiming:
         offset: (C,) latency relative to the root camera, in ``unit``.
         readout: (C,) time to read out a whole frame (line time x image height), in ``unit``.
         fitted: (C,) False where a camera had too few moving corners (its values are 0).
+        at_bound: (C, 2) offset, readout sitting on a bound (MAX_OFFSET_FRAMES, 0 or
+            MAX_READOUT_S): the footage wants more than the model allows, so the value is a
+            limit, not a measurement.
         applied: whether the corrected adjustment was kept.
         rms_px: the adjustment's RMS without and with the correction.
         unit: "s" with frame times, else "frames".
@@ -54,6 +57,7 @@ class MotionTiming:
     offset: FloatArray
     readout: FloatArray
     fitted: NDArray[np.bool_]
+    at_bound: NDArray[np.bool_]
     applied: bool
     rms_px: tuple[float, float]
     unit: str
@@ -64,9 +68,10 @@ class MotionTiming:
         return {"applied": self.applied, "rms_px_uncorrected": self.rms_px[0],
                 "rms_px_corrected": self.rms_px[1], "unit": unit,
                 "cameras": {n: {"fitted": bool(f), f"offset_{unit}": float(scale * o),
-                                f"readout_{unit}": float(scale * r)}
-                            for n, o, r, f in zip(names, self.offset, self.readout,
-                                                  self.fitted)}}
+                                f"readout_{unit}": float(scale * r),
+                                "offset_at_bound": bool(b[0]), "readout_at_bound": bool(b[1])}
+                            for n, o, r, f, b in zip(names, self.offset, self.readout,
+                                                     self.fitted, self.at_bound)}}
 
 
 def corner_velocities(det: BoardDetections, times: FloatArray | None = None) -> FloatArray:
@@ -74,13 +79,14 @@ def corner_velocities(det: BoardDetections, times: FloatArray | None = None) -> 
 
     Args:
         det: one camera's detections in its own frame numbering (before synchronisation).
-        times: (n_frames,) capture time of each of its frames in seconds; None counts frames.
+        times: (n_frames,) capture time of each of its frames in seconds (frames past its end
+            get no velocity); None counts frames.
     Returns:
         (N, K, 2) pixels per second (or per frame): a central difference where the corner was
         seen in the frames just before and after, one-sided where only one of them saw it,
         NaN where neither did.
     """
-    t = np.arange(det.n_frames, dtype=float) if times is None else np.asarray(times, float)
+    t = np.arange(det.n_frames, dtype=float) if times is None else padded(times, det.n_frames)
     view = np.full(det.n_frames + 2, -1)
     view[det.frames + 1] = np.arange(det.frames.size)
     here = det.frames
@@ -94,6 +100,14 @@ def corner_velocities(det: BoardDetections, times: FloatArray | None = None) -> 
     forward, backward = (xa - det.xy) / (ta - th), (det.xy - xb) / (th - tb)
     return np.where(np.isfinite(central), central,
                     np.where(np.isfinite(forward), forward, backward))
+
+
+def padded(times: FloatArray, n: int) -> FloatArray:
+    """(n,) the first n of ``times``, NaN past its end."""
+    out = np.full(n, np.nan)
+    t = np.asarray(times, float).reshape(-1)[:n]
+    out[:t.size] = t
+    return out
 
 
 def per_observation(detections: Sequence[BoardDetections], values: Sequence[FloatArray],
@@ -173,7 +187,10 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
             break
     after = _overall_rms(bundle)
     applied = bool(after < (1 - MIN_GAIN) * before)
-    timing = MotionTiming(params[:, 0], params[:, 1] * heights, fitted, applied,
+    lower, upper = bounds
+    near = 1e-3 * (upper - lower)
+    at_bound = (upper > lower) & ((params - lower < near) | (upper - params < near))
+    timing = MotionTiming(params[:, 0], params[:, 1] * heights, fitted, at_bound, applied,
                           (before, after), unit)
     return (bundle, current, timing) if applied else (plain, obs, timing)
 

@@ -10,6 +10,7 @@ import pytest
 from calibration.calibrate import calibrate
 from calibration.camera import CameraRig
 from calibration.detections import BoardDetections
+from calibration.report import format_report
 from calibration.rolling_shutter import corner_velocities
 from mocap.synthetic.board_observations import GridBoard
 from mocap.synthetic.studio import ring_rig
@@ -81,12 +82,13 @@ def test_readout_and_latency_are_recovered(studio):
     for name, fit in motion["cameras"].items():
         # the fitted latency refers to the middle row and to the root camera
         middle = latency[name] + readout[name] / 2 - latency[root] - readout[root] / 2
-        assert fit["fitted"]
+        assert fit["fitted"] and not fit["offset_at_bound"]
         assert abs(fit["readout_ms"] - 1000 * readout[name]) < 2.0, name
         assert abs(fit["offset_ms"] - 1000 * middle) < 1.0, name
     # measured: 30.0, 20.2, 0.3, 25.0 ms; offsets within 0.2 ms; RMS 0.34 -> 0.14 px
     assert result.report["bundle"]["rms_px"] < 0.15            # the 0.1 px noise per axis
     assert motion["rms_px_uncorrected"] > 2 * result.report["bundle"]["rms_px"]
+    assert "board motion (rolling shutter, capture latency): applied" in format_report(result)
 
 
 def test_without_frame_times_time_is_counted_in_frames(studio):
@@ -130,3 +132,6 @@ def test_corner_velocities_central_one_sided_and_unknown():
     assert np.isnan(v[3]).all()                                # frame 8 has no neighbour
     assert np.isnan(v[0, 1]).all()
     np.testing.assert_allclose(corner_velocities(det)[1, 0], [2.0, 0.0])   # per frame
+    short = corner_velocities(det, times[:5])                   # times end before frame 5
+    np.testing.assert_allclose(short[1, 0], [4.0, 0.0])          # backward only
+    assert np.isnan(short[1, 1]).all() and np.isnan(short[2:]).all()
