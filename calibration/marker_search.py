@@ -1,0 +1,142 @@
+"""Where in an image a ChArUco board can be: a quick marker search and the box holding the board.
+
+OpenCV's ArUco detector thresholds the whole image with three window sizes and traces every
+contour; on HD frames most of that time goes to background texture far from the board. Here
+a cheaper pass (one small window at full resolution for small sharp markers, two at half
+resolution for large or blurred ones) only asks where markers of the board's dictionary are.
+From any marker of the board, or from corners found in an earlier frame, the board's outline
+is predicted through its known board coordinates, and the box around it (with a margin that
+covers the perspective the prediction misses, the threshold windows and the board's motion)
+is where the full detector then runs.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.board import Board, aruco_dictionary
+
+FloatArray = NDArray[np.float64]
+Box = tuple[int, int, int, int]        # x0, y0, x1, y1: columns x0..x1-1, rows y0..y1-1
+
+MIN_PERIMETER_RATE = 0.01              # of the frame's longer side: markers down to ~3 px a side
+_QUICK_PASSES = ((1, 3), (2, 7))         # (downscale factor, adaptive threshold window px)
+PAD_PX = 24                            # > half the largest threshold window + border distance
+
+
+def quick_markers(image: NDArray[np.uint8], board: Board
+                  ) -> tuple[NDArray[np.int64], FloatArray]:
+    """Markers of the board's dictionary found by a fast pass over a two-level pyramid.
+
+    Args:
+        image: (H, W) uint8 positive (not inverted) image.
+        board: a ChArUco board.
+    Returns:
+        ids (n,) and corners (n, 4, 2) pixels of the markers found by the passes run: they
+        stop at the first that finds a marker of the board.
+    """
+    ids, corners = [np.zeros(0, np.int64)], [np.zeros((0, 4, 2))]
+    for scale, window in _QUICK_PASSES:
+        level = image if scale == 1 else cv2.resize(image, None, fx=1 / scale, fy=1 / scale,
+                                                    interpolation=cv2.INTER_AREA)
+        found, found_ids, _ = _quick_detector(board.dictionary, window).detectMarkers(level)
+        if found_ids is not None:
+            ids.append(found_ids.ravel().astype(np.int64))
+            corners.append((np.asarray(found, np.float64)[:, 0] + 0.5) * scale - 0.5)
+            if (ids[-1] < board.n_markers).any():
+                break                   # enough to place the box; the full detector does the rest
+    return np.concatenate(ids), np.concatenate(corners)
+
+
+@lru_cache(maxsize=16)
+def _quick_detector(dictionary: str, window: int) -> cv2.aruco.ArucoDetector:
+    params = cv2.aruco.DetectorParameters()
+    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
+    params.adaptiveThreshWinSizeMin = params.adaptiveThreshWinSizeMax = window
+    return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
+
+
+def marker_board_points(board: Board, legacy: bool) -> FloatArray:
+    """(n_markers, 4, 2) board coordinates (metres, the frame of ``Board.object_points``) of
+    every marker's corners, in OpenCV's corner order, indexed by marker id."""
+    return _marker_board_points(board, legacy).copy()
+
+
+@lru_cache(maxsize=16)
+def _marker_board_points(board: Board, legacy: bool) -> FloatArray:
+    cv_board = board.cv2_board()
+    cv_board.setLegacyPattern(legacy)
+    points = np.zeros((board.n_markers, 4, 2))
+    for marker_id, obj in zip(np.asarray(cv_board.getIds()).ravel(), cv_board.getObjPoints()):
+        points[marker_id] = np.asarray(obj, np.float64)[:, :2]
+    return points
+
+
+def board_box(xy: FloatArray, board_xy: FloatArray, board: Board, shape: tuple[int, ...],
+              grow: float) -> Box:
+    """The image box that holds the whole board, predicted from some of its points.
+
+    The board's outline is mapped into the image by an affine fit and, when the points span a
+    quadrilateral, also by the homography of its four extreme points; the box bounds both and
+    the points, widened on every side by ``grow`` times its longer side plus ``PAD_PX``, and
+    clipped to the image.
+
+    Args:
+        xy: (N, 2) image pixels of board points (N >= 3, not all on one line).
+        board_xy: (N, 2) the same points on the board, metres.
+        shape: the image's shape, (H, W).
+        grow: relative margin for perspective and motion.
+    """
+    w, h = board.size_m
+    outline = np.array([[0.0, 0.0, 1.0], [w, 0.0, 1.0], [w, h, 1.0], [0.0, h, 1.0]])
+    design = np.ones((len(xy), 3))
+    design[:, :2] = board_xy
+    affine = np.linalg.solve(design.T @ design, design.T @ xy)             # (3, 2)
+    predicted = [xy, outline @ affine]
+    H = _extreme_homography(xy, board_xy, board.square_size)
+    if H is not None:
+        q, p = outline @ H.T, design @ H.T                                 # (4, 3), (N, 3)
+        if (q[:, 2] * p[0, 2] > 0).all() and (p[:, 2] * p[0, 2] > 0).all():   # no horizon
+            predicted.append(q[:, :2] / q[:, 2:])
+    points = np.concatenate(predicted)
+    (lx, ly), (hx, hy) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+    margin = grow * max(hx - lx, hy - ly) + PAD_PX
+    rows, cols = shape[:2]
+    return (min(max(math.floor(lx - margin), 0), cols), min(max(math.floor(ly - margin), 0), rows),
+            min(max(math.ceil(hx + margin) + 1, 0), cols), min(max(math.ceil(hy + margin) + 1, 0), rows))
+
+
+def _extreme_homography(xy: FloatArray, board_xy: FloatArray, square: float
+                        ) -> FloatArray | None:
+    """(3, 3) homography through the four points (N, 2) farthest along the board's diagonals,
+    or None when they span less than a square's area (a row of points)."""
+    u, v = board_xy[:, 0] + board_xy[:, 1], board_xy[:, 0] - board_xy[:, 1]
+    pick = [int(np.argmin(u)), int(np.argmax(v)), int(np.argmax(u)), int(np.argmin(v))]
+    quad = board_xy[pick]
+    x, y = quad[:, 0], quad[:, 1]
+    area = 0.5 * abs(float(x @ y[[1, 2, 3, 0]] - y @ x[[1, 2, 3, 0]]))      # shoelace
+    if area < square * square:
+        return None
+    H = cv2.getPerspectiveTransform(quad.astype(np.float32), xy[pick].astype(np.float32))
+    return np.asarray(H, np.float64)
+
+
+def union(a: Box, b: Box) -> Box:
+    """The smallest box holding both."""
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def contains(outer: Box, inner: Box) -> bool:
+    """True when ``inner`` lies within ``outer``."""
+    return (outer[0] <= inner[0] and outer[1] <= inner[1]
+            and outer[2] >= inner[2] and outer[3] >= inner[3])
+
+
+def mirror_box(box: Box, width: int) -> Box:
+    """The box in the left-right mirrored image of the given width."""
+    return width - box[2], box[1], width - box[0], box[3]
