@@ -114,13 +114,13 @@ def board_box(xy: FloatArray, board_xy: FloatArray, board: Board, shape: tuple[i
 def _extreme_homography(xy: FloatArray, board_xy: FloatArray, square: float
                         ) -> FloatArray | None:
     """(3, 3) homography through the four points (N, 2) farthest along the board's diagonals,
-    or None when they span less than a square's area (a row of points)."""
+    or None when they span almost no area (points along one line)."""
     u, v = board_xy[:, 0] + board_xy[:, 1], board_xy[:, 0] - board_xy[:, 1]
     pick = [int(np.argmin(u)), int(np.argmax(v)), int(np.argmax(u)), int(np.argmin(v))]
     quad = board_xy[pick]
     x, y = quad[:, 0], quad[:, 1]
     area = 0.5 * abs(float(x @ y[[1, 2, 3, 0]] - y @ x[[1, 2, 3, 0]]))      # shoelace
-    if area < square * square:
+    if area < 0.05 * square * square:
         return None
     H = cv2.getPerspectiveTransform(quad.astype(np.float32), xy[pick].astype(np.float32))
     return np.asarray(H, np.float64)

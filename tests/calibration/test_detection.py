@@ -12,9 +12,17 @@ import pytest
 from calibration.board import Board, board_from_caliscope
 from calibration.camera import Camera
 from calibration.checkerboard import spans_plane
-from calibration.detection import detect_all, detect_corners, detect_footage
+from calibration.detection import (
+    BoardFinder,
+    detect_all,
+    detect_corners,
+    detect_footage,
+    find_board,
+)
 from calibration.errors import BoardNotFoundError, FootageError
 from calibration.footage import find_footage
+from calibration.marker_search import PAD_PX, board_box, marker_board_points, quick_markers
+from calibration.subpixel import refine_corners
 from mocap.synthetic.board_views import (
     BoardTexture,
     board_trajectory,
@@ -164,6 +172,132 @@ def test_too_few_or_collinear_corners_are_rejected():
     assert detect_corners(covered, small) is None
     grid = Board.charuco((8, 3), 0.1, 0.075, "DICT_4X4_50").object_points[:, :2]
     assert not spans_plane(grid[:7], 0.1) and spans_plane(grid[[0, 1, 2, 7, 8, 9]], 0.1)
+
+
+# --- search in a box around the board, tracking from frame to frame ------------------------------
+def _full_frame_reference(image, board):
+    """OpenCV's ChArUco detector on the whole image, then the same saddle refinement: what
+    ``find_board`` computed before it searched only around the board. Returns (K, 2) or None."""
+    params = cv2.aruco.DetectorParameters()
+    params.minMarkerPerimeterRate = 0.01
+    corners, ids, _, _ = cv2.aruco.CharucoDetector(board.cv2_board(), detectorParams=params) \
+        .detectBoard(image)
+    if ids is None or len(ids) < 6:
+        return None
+    ids = ids.ravel()
+    bits = 4                                                        # DICT_4X4
+    window = 0.8 * ((board.square_size - board.marker_size) / 2 + board.marker_size / (bits + 2))
+    xy = refine_corners(image, corners[:, 0].astype(float), board.object_points[ids, :2], window,
+                        board.square_size)
+    out = np.full((board.n_corners, 2), np.nan)
+    out[ids] = xy
+    return out
+
+
+def _moving_board_frames(board, n=12, size=(960, 540), seed=0):
+    """A camera's frames of a board sliding and turning through its view, leaving it for two
+    frames and coming back elsewhere; returns (images, true corners (F, K, 2))."""
+    camera = _camera(size=size, f=700.0)
+    texture = BoardTexture.of(board)
+    rng = np.random.default_rng(seed)
+    background = random_background(size, rng)
+    images, truth = [], []
+    for i in range(n):
+        if i in (6, 7):                                            # gone: out of view
+            pose = _pose(board, centre=(0.0, 6.0, 1.0))
+        else:
+            x = -0.45 + 0.07 * i if i < 6 else 0.55 - 0.08 * (i - 8)
+            pose = _pose(board, yaw_deg=-30 + 6 * i, pitch_deg=15 - 3 * i, roll_deg=4 * i,
+                         centre=(x, 0.0, 1.0 + 0.03 * i))
+        images.append(render_view(camera, board, pose, texture, rng, background=background))
+        truth.append(true_corners(camera, board, pose))
+    return images, np.stack(truth)
+
+
+@pytest.fixture(scope="module")
+def moving_board():
+    return _moving_board_frames(BOARD)
+
+
+def test_tracked_search_matches_a_full_frame_search(moving_board):
+    images, truth = moving_board
+    finder = BoardFinder(BOARD)
+    for f, image in enumerate(images):
+        tracked, alone, full = finder(image), find_board(image, BOARD), \
+            _full_frame_reference(image, BOARD)
+        if f in (6, 7):
+            assert tracked.xy is None and alone.xy is None and full is None
+            continue
+        assert tracked.xy is not None and not tracked.mirrored, f"frame {f}"
+        seen = np.isfinite(tracked.xy[:, 0])
+        np.testing.assert_array_equal(seen, np.isfinite(full[:, 0]))
+        np.testing.assert_array_equal(seen, np.isfinite(alone.xy[:, 0]))
+        np.testing.assert_allclose(tracked.xy[seen], full[seen], atol=0.02)
+        np.testing.assert_allclose(tracked.xy[seen], alone.xy[seen], atol=0.02)
+        err = _errors(tracked.xy, truth[f])
+        assert len(err) >= 20 and np.sqrt((err**2).sum(1).mean()) < 0.1, f"frame {f}"
+
+
+def test_board_jumping_away_from_its_tracked_place_is_found_again():
+    board = dataset = BOARD
+    images, truth = _moving_board_frames(dataset, n=12)
+    order = [0, 1, 11, 10, 2]                                      # far jumps both ways
+    finder = BoardFinder(board)
+    for f in order:
+        found = finder(images[f])
+        err = _errors(found.xy, truth[f])
+        assert len(err) >= 20 and np.sqrt((err**2).sum(1).mean()) < 0.1, f"frame {f}"
+
+
+def test_tracked_back_and_front_of_a_double_sided_board():
+    board = dataclasses.replace(BOARD, double_sided=True, inverted=True)
+    camera = _camera(size=(800, 600))
+    finder = BoardFinder(board)
+    sides = [("back", 200), ("back", 205), ("front", 20), ("front", 26), ("back", 210)]
+    for k, (side, yaw) in enumerate(sides):
+        pose = _pose(board, yaw_deg=yaw, pitch_deg=10, centre=(0.05 * k, 0.0, 1.0))
+        image = render_view(camera, board, pose, rng=np.random.default_rng(k))
+        found = finder(image)
+        assert found.mirrored == (side == "back"), f"view {k}"
+        err = _errors(found.xy, true_corners(camera, board, pose))
+        assert len(err) >= 20 and np.sqrt((err**2).sum(1).mean()) < 0.1, f"view {k}"
+
+
+def test_board_box_holds_the_whole_board_from_one_marker():
+    board = Board.charuco((5, 7), 0.1, 0.075, "DICT_4X4_50")
+    H = np.array([[900.0, 120.0, 300.0], [-40.0, 700.0, 150.0], [0.6, 0.9, 1.0]])  # steep view
+    w, h = board.size_m
+    outline = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1.0]]) @ H.T
+    outline = outline[:, :2] / outline[:, 2:]
+    marker = marker_board_points(board, False)[7]                  # (4, 2) board metres
+    q = np.c_[marker, np.ones(4)] @ H.T
+    box = board_box(q[:, :2] / q[:, 2:], marker, board, (2000, 3000), grow=0.0)
+    low, high = outline.min(axis=0) - PAD_PX, outline.max(axis=0) + PAD_PX
+    assert (np.array(box[:2]) <= low).all() and (np.array(box[2:]) >= high).all()
+    assert (np.subtract(box[2:], box[:2]) < 1.5 * (high - low)).all()   # and not much more
+    clipped = board_box(q[:, :2] / q[:, 2:], marker, board, (300, 500), grow=0.5)
+    assert clipped[0] >= 0 and clipped[1] >= 0 and clipped[2] <= 500 and clipped[3] <= 300
+
+
+@pytest.mark.parametrize("px_per_square, blur", [(18, 0.7), (120, 4.0)])
+def test_quick_marker_search_finds_small_and_large_blurred_markers(px_per_square, blur):
+    """Markers 13 px wide, and 90 px wide under heavy blur (a one-scale search misses one or
+    the other); a frame of clutter alone shows no marker of the board."""
+    board = Board.charuco((5, 7), 0.04, 0.03, "DICT_4X4_50")
+    rng = np.random.default_rng(9)
+    canvas = random_background((1280, 720), rng)
+    clutter = canvas.copy()
+    pattern = board.image(px_per_square).astype(np.float32)
+    pattern = pattern[: min(pattern.shape[0], 680), : min(pattern.shape[1], 1200)]
+    canvas[20:20 + pattern.shape[0], 40:40 + pattern.shape[1]] = 40 + 0.7 * pattern
+    images = [cv2.GaussianBlur(c, (0, 0), blur) + rng.normal(0, 2, c.shape) for c in
+              (canvas, clutter)]
+    with_board, without = (np.clip(np.rint(im), 0, 255).astype(np.uint8) for im in images)
+    ids, corners = quick_markers(with_board, board)
+    assert (ids < board.n_markers).sum() >= 2
+    assert corners.shape == (len(ids), 4, 2)
+    ids, _ = quick_markers(without, board)
+    assert not (ids < board.n_markers).any()
 
 
 # --- real photos and videos ----------------------------------------------------------------------
