@@ -303,8 +303,10 @@ def _compensate_motion(bundle: BundleResult, detections: Mapping[str, BoardDetec
         return bundle_adjust(start.cameras, start.board, o, obj, refine_intrinsics=refine,
                              fixed_camera=fixed)
 
+    sizes = [tuple(d.image_size) for d in dets]
+    groups = np.array([sizes.index(size) for size in sizes])      # same size: same readout
     kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
-                                 motion.period, fixed, motion.unit)
+                                 motion.period, fixed, motion.unit, groups)
     return kept, timing.as_report(names)
 
 

@@ -12,8 +12,13 @@ where ``s`` is the view's capture time minus its instant's (from the timestamps)
 the camera's latency relative to the root camera (the root's is 0: a common latency only moves
 the instant the board poses stand for) and ``row - H / 2`` the corner's row from the image's
 middle. ``compensate`` alternates the bundle adjustment with a bounded least-squares fit of
-``offset_c`` and ``line_time_c`` to the residuals and keeps the corrected adjustment only where
-it fits clearly better. Without frame times, time is counted in frames.
+``offset_c`` and ``line_time_c`` to the residuals (the board poses eliminated, the camera poses
+fitted alongside) and keeps the corrected adjustment only where it fits clearly better. Cameras
+of one model (in ``calibrate``: the same image size) share one line time unless one each fits
+clearly better: the row term is the weaker signal, and a camera that sees the board small cannot
+pin its own. Latencies are bounded by half a frame (more is a synchronisation error) and
+readouts by a frame period and MAX_READOUT_S; values on a bound are flagged. Without frame
+times, time is counted in frames.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ MAX_OFFSET_FRAMES = 0.5     # a larger latency is a synchronisation error, not a
 MAX_READOUT_S = 0.05        # a whole frame read out in at most this (or one frame period)
 MIN_MOVING = 30             # observations with a known velocity a camera needs to be fitted
 MIN_GAIN = 0.05             # the correction is kept only if it cuts the RMS by this fraction
+PER_CAMERA_GAIN = 0.05     # cameras of a group get a line time each only if that fits 5 % better
 MAX_ROUNDS = 12
 TOLERANCE = 1e-3            # stop when no parameter moves more than this x its bound
 
@@ -146,7 +152,8 @@ def signed_residuals(bundle: BundleResult, obs: Observations,
 def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
                plain: BundleResult, obs: Observations, object_points: FloatArray,
                velocity: FloatArray, lag: FloatArray, heights: FloatArray, period: float,
-               root: int, unit: str) -> tuple[BundleResult, Observations, MotionTiming]:
+               root: int, unit: str, groups: NDArray[np.int64] | None = None
+               ) -> tuple[BundleResult, Observations, MotionTiming]:
     """Fit each camera's latency and line time to the adjustment's residuals, correct the
     observations and adjust again, until the timing settles (or, after the first round, stop
     if the fit has not improved by half of ``MIN_GAIN``).
@@ -159,6 +166,8 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
         heights: (C,) image heights in pixels.
         period: the frame period in ``unit``.
         root: the camera whose latency is 0.
+        groups: (C,) cameras with one value (the same model and mode, e.g. the same image
+            size) share a line time unless one each fits clearly better; None: one each.
     Returns:
         the adjustment kept, the observations it fitted and the timing.
     """
@@ -169,14 +178,15 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
     params = np.zeros((n_cam, 2))                                 # offset, line time
     fitted = np.bincount(obs.camera[moving], minlength=n_cam) >= MIN_MOVING
     bounds = _bounds(heights, period, unit, root, fitted)
+    groups = np.arange(n_cam) if groups is None else np.asarray(groups)
     bundle, current = plain, obs
     before = _overall_rms(plain)
     for round_ in range(MAX_ROUNDS):
         raw = signed_residuals(bundle, obs, object_points)      # (M, 2) uncorrected
         use = (bundle.inliers & moving)[:, None]
         columns = np.stack([v, v * row[:, None]], axis=-1) * use[:, :, None]    # (M, 2, 2)
-        new = _fit(np.nan_to_num(raw - v * lag[:, None]) * use, columns, obs, bounds, bundle,
-                   object_points, root)
+        new = _fit(np.nan_to_num(raw - v * lag[:, None]) * use, columns, obs, bounds, groups,
+                   bundle, object_points, root)
         step = np.abs(new - params) / np.maximum(bounds[1], 1e-12)
         params = new
         shift = v * (lag + params[obs.camera, 0] + params[obs.camera, 1] * row)[:, None]
@@ -208,44 +218,72 @@ def _bounds(heights: FloatArray, period: float, unit: str, root: int,
 
 
 def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
-         bounds: tuple[FloatArray, FloatArray], bundle: BundleResult,
-         object_points: FloatArray, root: int) -> FloatArray:
+         bounds: tuple[FloatArray, FloatArray], groups: NDArray[np.int64],
+         bundle: BundleResult, object_points: FloatArray, root: int) -> FloatArray:
     """(C, 2) offset and line time of every camera: the bounded least-squares fit of
     ``error`` (M, 2) ~ ``columns`` (M, 2, 2) @ (offset, line time) of the observation's camera
     + the camera and board pose changes that absorb it. The board poses are eliminated frame by
     frame (their Schur complement), so the fit sees only what no board pose can explain; the
     camera poses (all but the root's) are fitted alongside. Rows of ``error`` and ``columns``
-    that must not count are zero."""
+    that must not count are zero. Cameras of one ``groups`` (C,) value share a line time unless
+    one each fits the corners better by PER_CAMERA_GAIN."""
     lower, upper = bounds
-    n_cam = lower.shape[0]
     if not (upper > lower).any():
         return np.zeros_like(lower)
     J_cam, J_board = pose_jacobians(bundle.cameras, bundle.board, obs, object_points)
     used = np.any(columns != 0, axis=(1, 2))[:, None, None] & np.isfinite(J_cam).all(
         axis=(1, 2), keepdims=True) & np.isfinite(J_board).all(axis=(1, 2), keepdims=True)
     local = np.where(used, np.concatenate([columns, J_cam], axis=2), 0.0)     # (M, 2, 8)
-    H, g = _normal_equations(local, np.where(used, J_board, 0.0), np.where(used[:, :, 0],
-                             error, 0.0), obs.camera, obs.frame, n_cam)
-    free = np.concatenate([upper > lower, np.ones((n_cam, 6), bool)], axis=1)
-    free[root, 2:] = False                                   # the gauge, as in the adjustment
-    free = free.ravel() & (np.diag(H) > 0)
-    H, g = H[np.ix_(free, free)], g[free]
-    scale = np.sqrt(np.diag(H))
-    w, V = np.linalg.eigh(H / np.outer(scale, scale))    # |A x - b|^2 = |S x - S^-1 V^T g|^2
+    normal = _normal_equations(local, np.where(used, J_board, 0.0), np.where(
+        used[:, :, 0], error, 0.0), obs.camera, obs.frame, lower.shape[0])
+    fitted = upper[:, 1] > 0
+    own = np.where(fitted, np.arange(fitted.size), -1)
+    shared = np.where(fitted, np.unique(groups, return_inverse=True)[1], -1)
+    params, cost = _solve_tied(*normal, bounds, own, root)
+    if np.unique(shared[fitted]).size < fitted.sum():
+        tied, tied_cost = _solve_tied(*normal, bounds, shared, root)
+        if cost > (1 - PER_CAMERA_GAIN) ** 2 * tied_cost:
+            return tied
+    return params
+
+
+def _solve_tied(H: FloatArray, g: FloatArray, btb: float, bounds: tuple[FloatArray, FloatArray],
+                tie: NDArray[np.int64], root: int) -> tuple[FloatArray, float]:
+    """Minimise |A x - b|^2 (given A^T A ``H`` (8C, 8C), A^T b ``g``, b^T b ``btb``) over
+    every camera's offset, line time and pose, the line times of cameras with one ``tie``
+    value shared (-1: held at 0), within ``bounds``. Returns (C, 2) offsets and line times and
+    the minimum."""
+    lower, upper = bounds
+    n_cam, n_tie = lower.shape[0], int(tie.max()) + 1
+    T = np.zeros((n_cam, 8, n_cam + n_tie + 6 * n_cam))                 # full <- reduced
+    cams = np.arange(n_cam)
+    T[cams, 0, cams] = 1.0
+    T[cams[tie >= 0], 1, n_cam + tie[tie >= 0]] = 1.0
+    T[cams[:, None], 2 + np.arange(6), n_cam + n_tie + 6 * cams[:, None] + np.arange(6)] = 1.0
+    T = T.reshape(8 * n_cam, -1)
+    tie_hi = np.array([upper[tie == k, 1].min() for k in range(n_tie)])
+    lo = np.r_[lower[:, 0], np.zeros(n_tie), np.full(6 * n_cam, -np.inf)]
+    hi = np.r_[upper[:, 0], tie_hi, np.full(6 * n_cam, np.inf)]
+    Hr, gr = T.T @ H @ T, T.T @ g
+    free = (hi > lo) & (np.diag(Hr) > 0)
+    free[n_cam + n_tie + 6 * root: n_cam + n_tie + 6 * root + 6] = False       # the gauge
+    Hr, gr = Hr[np.ix_(free, free)], gr[free]
+    scale = np.sqrt(np.diag(Hr))
+    w, V = np.linalg.eigh(Hr / np.outer(scale, scale))   # |A x - b|^2 = |S x - S^-1 V^T g|^2
     w = np.maximum(w, 1e-12 * w.max())                   # + c, with S = sqrt(w) V^T
-    lo = np.concatenate([lower, np.full((n_cam, 6), -np.inf)], axis=1).ravel()[free]
-    hi = np.concatenate([upper, np.full((n_cam, 6), np.inf)], axis=1).ravel()[free]
-    res = lsq_linear(np.sqrt(w)[:, None] * V.T, (V.T @ (g / scale)) / np.sqrt(w),
-                     bounds=(lo * scale, hi * scale))
-    x = np.zeros(8 * n_cam)
-    x[free] = res.x / scale
-    return x.reshape(n_cam, 8)[:, :2]
+    res = lsq_linear(np.sqrt(w)[:, None] * V.T, (V.T @ (gr / scale)) / np.sqrt(w),
+                     bounds=(lo[free] * scale, hi[free] * scale))
+    x = res.x / scale
+    cost = float(btb - 2 * x @ gr + x @ Hr @ x)
+    full = np.zeros(T.shape[1])
+    full[free] = x
+    return (T @ full).reshape(n_cam, 8)[:, :2], cost
 
 
 def _normal_equations(local: FloatArray, J: FloatArray, error: FloatArray,
                       camera: NDArray[np.int64], frame: NDArray[np.int64], n_cam: int
-                      ) -> tuple[FloatArray, FloatArray]:
-    """A^T A (8C, 8C) and A^T b (8C,) of the least-squares problem in every camera's 8
+                      ) -> tuple[FloatArray, FloatArray, float]:
+    """A^T A (8C, 8C), A^T b (8C,) and b^T b of the least-squares problem in every camera's 8
     parameters (``local`` (M, 2, 8) derivatives of its observations) left once every frame's
     6 parameters (``J`` (M, 2, 6)) are solved for; b = ``error`` (M, 2)."""
     n_frame = int(frame.max()) + 1
@@ -266,7 +304,8 @@ def _normal_equations(local: FloatArray, J: FloatArray, error: FloatArray,
     full[np.arange(n_cam), :, np.arange(n_cam)] = H
     AtA = full.reshape(8 * n_cam, 8 * n_cam) - np.einsum("fip,fij,fjq->pq", JtA, inv, JtA)
     Atb = g.ravel() - np.einsum("fip,fij,fj->p", JtA, inv, Jte)
-    return AtA, Atb
+    btb = float(np.sum(error**2) - np.einsum("fi,fij,fj->", Jte, inv, Jte))
+    return AtA, Atb, btb
 
 
 def _overall_rms(bundle: BundleResult) -> float:

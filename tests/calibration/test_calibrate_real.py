@@ -118,11 +118,11 @@ def board_geometry_mm(rig: CameraRig, detections: dict[str, BoardDetections],
 def test_caliscope_with_its_intrinsics_matches_its_poses(caliscope):
     """The board moves while the webcams read out their rows and between their capture times:
     corrected for that (``calibration.rolling_shutter``) the corners fit to 0.44 px (0.35 to
-    0.58 per camera; 0.79 uncorrected, and caliscope's own calibration, which ignores the
-    motion, fits them to 0.9-1.9 px). Measured: 1.04, 0.68, 0.47 degrees and 18, 6, 5 mm from
-    caliscope's poses (0.52, 0.47, 0.49 degrees and 11, 4, 7 mm uncorrected); latencies vs
-    cam_0 -83 (the bound: half a frame), +25, +22 ms; readouts 22, 50 (the bound), 0, 50 ms;
-    board geometry 0.67 mm (caliscope's: 0.89 mm on the same corners)."""
+    0.57 per camera; 0.79 uncorrected, and caliscope's own calibration, which ignores the
+    motion, fits them to 0.9-1.9 px). Measured: 1.10, 0.67, 0.46 degrees and 18, 6, 5 mm from
+    caliscope's poses (0.52, 0.47, 0.49 degrees and 11, 4, 7 mm uncorrected); one readout for
+    the four webcams, 15.6 ms; latencies vs cam_0 -83 (the bound: half a frame), +22, +27 ms;
+    board geometry 0.68 mm (caliscope's: 0.89 mm on the same corners)."""
     board, detections, times, reference = caliscope
     result = calibrate(detections, board, intrinsics={c.name: c for c in reference},
                        frame_times=times)
@@ -138,10 +138,10 @@ def test_caliscope_with_its_intrinsics_matches_its_poses(caliscope):
 def test_caliscope_with_intrinsics_from_its_videos(caliscope):
     """Intrinsics from the extrinsic videos alone (board small, coverage 10-27 %): the joint
     adjustment would trade focal length against distance (cam_1 to 894 px, 16 degrees off),
-    so every camera is held at its own views' intrinsics, with a warning. Measured: 2.47,
-    1.17, 2.60 degrees and 16, 24, 7 mm from caliscope's poses (2.00, 0.91, 2.52 degrees and
-    12, 22, 9 mm without the motion correction; most of it cam_0's principal point, 32 px from
-    caliscope's); RMS 0.48 px (0.80 uncorrected); board geometry 0.63 mm."""
+    so every camera is held at its own views' intrinsics, with a warning. Measured: 2.53,
+    1.18, 2.63 degrees and 16, 25 (24.6), 7 mm from caliscope's poses (2.00, 0.91, 2.52
+    degrees and 12, 22, 9 mm without the motion correction; most of it cam_0's principal
+    point, 32 px from caliscope's); RMS 0.50 px (0.80 uncorrected); board geometry 0.64 mm."""
     board, detections, times, reference = caliscope
     result = calibrate(detections, board, frame_times=times)
     errors = relative_pose_errors(result.rig, reference)

@@ -91,6 +91,19 @@ def test_readout_and_latency_are_recovered(studio):
     assert "board motion (rolling shutter, capture latency): applied" in format_report(result)
 
 
+def test_cameras_of_one_model_share_their_readout(studio):
+    """Same image size, same readout: one line time for all (fewer unknowns), still found."""
+    rig, board = studio
+    latency = {"cam_1": -0.004, "cam_2": 0.0, "cam_3": 0.006, "cam_4": 0.002}
+    readout = {c.name: 0.025 for c in rig}
+    detections, times = filmed(rig, board, latency, readout, 150, seed=5)
+    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
+                       frame_times=times, world_frame=None)
+    fits = result.report["motion"]["cameras"].values()
+    assert len({f["readout_ms"] for f in fits}) == 1
+    assert all(abs(f["readout_ms"] - 25.0) < 1.0 for f in fits)
+
+
 def test_without_frame_times_time_is_counted_in_frames(studio):
     rig, board = studio
     latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
