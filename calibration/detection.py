@@ -1,11 +1,13 @@
 """Board corner detection: one image, one camera's footage, or all cameras in parallel.
 
-ChArUco boards are found with OpenCV's ``CharucoDetector``; plain checkerboards with
-``findChessboardCornersSB`` on a downscaled copy. Every corner is then refined at full
-resolution as the saddle point of the image (``calibration.subpixel``), which removes the
-+0.5 px offset of OpenCV 4.11's ChArUco corners. Inverted boards are detected on the inverted
-image; a double-sided board's back (the mirror image of its front) on the mirrored image, its
-corners mapped back to the original pixels and to the front's ids.
+ChArUco boards are found with OpenCV's ArUco detector run only in a box around the board (where
+the previous frame showed it, or where a quick marker search places it: ``marker_search``),
+then ``CharucoDetector`` interpolates the corners from those markers on the whole image;
+plain checkerboards with ``findChessboardCornersSB`` on a downscaled copy. Every corner is
+then refined at full resolution as the saddle point of the image (``calibration.subpixel``),
+which removes the +0.5 px offset of OpenCV 4.11's ChArUco corners. Inverted boards are
+detected on the inverted image; a double-sided board's back (the mirror image of its front)
+on the mirrored image, its corners mapped back to the original pixels and to the front's ids.
 """
 
 from __future__ import annotations

@@ -238,15 +238,33 @@ def test_tracked_search_matches_a_full_frame_search(moving_board):
         assert len(err) >= 20 and np.sqrt((err**2).sum(1).mean()) < 0.1, f"frame {f}"
 
 
-def test_board_jumping_away_from_its_tracked_place_is_found_again():
-    board = dataset = BOARD
-    images, truth = _moving_board_frames(dataset, n=12)
+def test_board_jumping_away_from_its_tracked_place_is_found_again(moving_board):
+    images, truth = moving_board
     order = [0, 1, 11, 10, 2]                                      # far jumps both ways
-    finder = BoardFinder(board)
+    before = board_box(truth[1], BOARD.object_points[:, :2], BOARD, (540, 960), grow=0.2)
+    assert before[2] < np.nanmin(truth[11][:, 0])                  # frame 11 is outside that box
+    finder = BoardFinder(BOARD)
     for f in order:
         found = finder(images[f])
         err = _errors(found.xy, truth[f])
         assert len(err) >= 20 and np.sqrt((err**2).sum(1).mean()) < 0.1, f"frame {f}"
+
+
+def test_board_moved_partly_out_of_its_tracked_box_is_found_whole():
+    camera, texture = _camera(size=(960, 540), f=700.0), BoardTexture.of(BOARD)
+    poses = [_pose(BOARD, yaw_deg=20, pitch_deg=-10, centre=(x, 0.0, 1.0)) for x in (-0.1, 0.25)]
+    images = [render_view(camera, BOARD, p, texture, np.random.default_rng(4)) for p in poses]
+    truth = [true_corners(camera, BOARD, p) for p in poses]
+    box = board_box(truth[0], BOARD.object_points[:, :2], BOARD, (540, 960), grow=0.2)
+    assert box[0] < np.nanmin(truth[1][:, 0]) < box[2] < np.nanmax(truth[1][:, 0])   # overlap
+    finder = BoardFinder(BOARD)
+    finder(images[0])
+    found, full = finder(images[1]), _full_frame_reference(images[1], BOARD)
+    seen = np.isfinite(found.xy[:, 0])
+    np.testing.assert_array_equal(seen, np.isfinite(full[:, 0]))
+    np.testing.assert_allclose(found.xy[seen], full[seen], atol=0.02)
+    assert seen.sum() == BOARD.n_corners and np.sqrt((_errors(found.xy, truth[1])**2)
+                                                     .sum(1).mean()) < 0.1
 
 
 def test_tracked_back_and_front_of_a_double_sided_board():
