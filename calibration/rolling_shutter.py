@@ -156,7 +156,8 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
                ) -> tuple[BundleResult, Observations, MotionTiming]:
     """Fit each camera's latency and line time to the adjustment's residuals, correct the
     observations and adjust again, until the timing settles (or, after the first round, stop
-    if the fit has not improved by half of ``MIN_GAIN``).
+    if the fit has not improved by half of ``MIN_GAIN``). The correction is kept if it cuts
+    the RMS over the corners both adjustments keep by ``MIN_GAIN``.
 
     Args:
         adjust: observations and a starting adjustment -> the adjustment of those.
@@ -196,7 +197,8 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
         if step.max() < TOLERANCE or hopeless:
             break
     after = _overall_rms(bundle)
-    applied = bool(after < (1 - MIN_GAIN) * before)
+    both = plain.inliers & bundle.inliers                # judged on the same corners
+    applied = bool(_rms(bundle.residuals[both]) < (1 - MIN_GAIN) * _rms(plain.residuals[both]))
     lower, upper = bounds
     near = 1e-3 * (upper - lower)
     at_bound = (upper > lower) & ((params - lower < near) | (upper - params < near))
@@ -309,4 +311,8 @@ def _normal_equations(local: FloatArray, J: FloatArray, error: FloatArray,
 
 
 def _overall_rms(bundle: BundleResult) -> float:
-    return float(np.sqrt(np.mean(bundle.residuals[bundle.inliers] ** 2)))
+    return _rms(bundle.residuals[bundle.inliers])
+
+
+def _rms(norms: FloatArray) -> float:
+    return float(np.sqrt(np.mean(norms**2))) if norms.size else 0.0
