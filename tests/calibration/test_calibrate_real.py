@@ -129,7 +129,9 @@ def test_caliscope_with_its_intrinsics_matches_its_poses(caliscope):
     errors = relative_pose_errors(result.rig, reference)
     assert errors[:, 0].max() < 1.5 and errors[:, 1].max() < 0.025
     assert result.report["bundle"]["rms_px"] < 0.6
-    assert result.report["motion"]["applied"]
+    motion = result.report["motion"]
+    assert motion["applied"]            # a 720p webcam reads a frame out in about 10-33 ms
+    assert all(5.0 < c["readout_ms"] < 35.0 for c in motion["cameras"].values())
     for cam, ref in zip(result.rig, reference):
         np.testing.assert_array_equal(cam.K, ref.K)
     assert board_geometry_mm(result.rig, result.detections, board.object_points) < 1.2
