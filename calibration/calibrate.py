@@ -9,8 +9,10 @@ clearly better), a plausibility check, and the world frame from a board lying on
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,8 +120,10 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     check_connected(camera_graph(usable), detections)            # before the slow steps
     obj = np.asarray(board.object_points, dtype=float)
     given = dict(intrinsics or {})
-    intr = {n: _intrinsics(d, board, given.get(n), fisheye, max_views)
-            for n, d in detections.items()}
+    with ThreadPoolExecutor(min(len(detections), os.cpu_count() or 1)) as pool:  # cv2 frees
+        intr = dict(zip(detections, pool.map(                                  # the GIL
+            lambda n: _intrinsics(detections[n], board, given.get(n), fisheye, max_views),
+            detections)))
     clock["intrinsics"] = time.perf_counter()
     cameras = {n: r.camera for n, r in intr.items()}
     views = {n: board_poses_in_camera(detections[n], cameras[n], obj) for n in detections}
@@ -140,7 +144,7 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
     report["motion"] = timing
-    report["warnings"] = drift_warnings + warnings + (
+    report["warnings"] = drift_warnings + warnings + _timing_warnings(timing, root) + (
         [description["warning"]] if "warning" in description else [])
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
@@ -308,6 +312,25 @@ def _compensate_motion(bundle: BundleResult, detections: Mapping[str, BoardDetec
     kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
                                  motion.period, fixed, motion.unit, groups)
     return kept, timing.as_report(names)
+
+
+def _timing_warnings(timing: Mapping[str, Any], root: str) -> list[str]:
+    """A warning for each camera whose fitted latency (relative to the ``root`` camera's) sits
+    on its bound, half a frame: one of the two was captured further from its timestamps than a
+    latency explains."""
+    if not timing["applied"]:
+        return []
+    unit = timing["unit"]
+    out = []
+    for name, c in timing["cameras"].items():
+        offset = c[f"offset_{unit}"]
+        if c["offset_at_bound"]:
+            out.append(f"camera {name}: its views fit best as if captured at least "
+                       f"{abs(offset):.3g} {unit} {'earlier' if offset < 0 else 'later'} "
+                       f"relative to camera {root} than their frame times say (half a frame, "
+                       "the most the motion correction allows): check both cameras' "
+                       "timestamps and that neither's frames are shifted by one")
+    return out
 
 
 def _drift(joint: Camera, single: IntrinsicsResult) -> float:

@@ -104,6 +104,23 @@ def test_cameras_of_one_model_share_their_readout(studio):
     assert all(abs(f["readout_ms"] - 25.0) < 1.0 for f in fits)
 
 
+def test_a_camera_late_by_most_of_a_frame_is_named(studio):
+    """A latency past half a frame is a synchronisation error: the fit stops at the bound and
+    the calibration says which camera to check."""
+    rig, board = studio
+    latency = {"cam_1": 0.0, "cam_2": 0.0, "cam_3": 0.027, "cam_4": 0.004}
+    readout = {c.name: 0.02 for c in rig}
+    detections, times = filmed(rig, board, latency, readout, 150, seed=6)
+    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
+                       frame_times=times, world_frame=None)
+    motion, root = result.report["motion"], result.report["root_camera"]
+    assert motion["applied"]
+    at_bound = [n for n, f in motion["cameras"].items() if f["offset_at_bound"]]
+    assert at_bound if root == "cam_3" else at_bound == ["cam_3"]   # measured: cam_1, cam_2
+    named = [w for w in result.report["warnings"] if "frame times say" in w]
+    assert len(named) == len(at_bound) and all("cam_3" in w for w in named)
+
+
 def test_without_frame_times_time_is_counted_in_frames(studio):
     rig, board = studio
     latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
