@@ -81,49 +81,51 @@ def board_box(xy: FloatArray, board_xy: FloatArray, board: Board, shape: tuple[i
               grow: float) -> Box:
     """The image box that holds the whole board, predicted from some of its points.
 
-    The board's outline is mapped into the image by an affine fit and, when the points span a
-    quadrilateral, also by the homography of its four extreme points; the box bounds both and
+    The board's outline is mapped into the image by the homography of the four points
+    farthest along the board's diagonals (by an affine fit of all points when those four span
+    almost no area or the outline would cross the horizon); the box bounds the outline and
     the points, widened on every side by ``grow`` times its longer side plus ``PAD_PX``, and
     clipped to the image.
 
     Args:
         xy: (N, 2) image pixels of board points (N >= 3, not all on one line).
         board_xy: (N, 2) the same points on the board, metres.
+        board: the board (its outline).
         shape: the image's shape, (H, W).
         grow: relative margin for perspective and motion.
     """
     w, h = board.size_m
     outline = np.array([[0.0, 0.0, 1.0], [w, 0.0, 1.0], [w, h, 1.0], [0.0, h, 1.0]])
-    design = np.ones((len(xy), 3))
-    design[:, :2] = board_xy
-    affine = np.linalg.solve(design.T @ design, design.T @ xy)             # (3, 2)
-    predicted = [xy, outline @ affine]
-    H = _extreme_homography(xy, board_xy, board.square_size)
-    if H is not None:
-        q, p = outline @ H.T, design @ H.T                                 # (4, 3), (N, 3)
-        if (q[:, 2] * p[0, 2] > 0).all() and (p[:, 2] * p[0, 2] > 0).all():   # no horizon
-            predicted.append(q[:, :2] / q[:, 2:])
-    points = np.concatenate(predicted)
-    (lx, ly), (hx, hy) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+    predicted = _homography_outline(xy, board_xy, outline, board.square_size)
+    if predicted is None:
+        design = np.ones((len(xy), 3))
+        design[:, :2] = board_xy
+        predicted = outline @ np.linalg.lstsq(design, xy, rcond=None)[0]   # affine, (4, 2)
+    lx, ly = np.minimum(xy.min(axis=0), predicted.min(axis=0)).tolist()
+    hx, hy = np.maximum(xy.max(axis=0), predicted.max(axis=0)).tolist()
     margin = grow * max(hx - lx, hy - ly) + PAD_PX
     rows, cols = shape[:2]
     return (min(max(math.floor(lx - margin), 0), cols), min(max(math.floor(ly - margin), 0), rows),
             min(max(math.ceil(hx + margin) + 1, 0), cols), min(max(math.ceil(hy + margin) + 1, 0), rows))
 
 
-def _extreme_homography(xy: FloatArray, board_xy: FloatArray, square: float
-                        ) -> FloatArray | None:
-    """(3, 3) homography through the four points (N, 2) farthest along the board's diagonals,
-    or None when they span almost no area (points along one line)."""
+def _homography_outline(xy: FloatArray, board_xy: FloatArray, outline: FloatArray,
+                        square: float) -> FloatArray | None:
+    """(4, 2) image of the board ``outline`` (4, 3) through the homography of the four points
+    farthest along the board's diagonals; None when they span almost no area (points along
+    one line) or the outline crosses the horizon."""
     u, v = board_xy[:, 0] + board_xy[:, 1], board_xy[:, 0] - board_xy[:, 1]
-    pick = [int(np.argmin(u)), int(np.argmax(v)), int(np.argmax(u)), int(np.argmin(v))]
+    pick = [int(u.argmin()), int(v.argmax()), int(u.argmax()), int(v.argmin())]
     quad = board_xy[pick]
     x, y = quad[:, 0], quad[:, 1]
     area = 0.5 * abs(float(x @ y[[1, 2, 3, 0]] - y @ x[[1, 2, 3, 0]]))      # shoelace
     if area < 0.05 * square * square:
         return None
     H = cv2.getPerspectiveTransform(quad.astype(np.float32), xy[pick].astype(np.float32))
-    return np.asarray(H, np.float64)
+    q = np.concatenate([outline[:, :2], quad]) @ H[:, :2].T + H[:, 2]      # (8, 3)
+    if not (q[:, 2] * q[4, 2] > 0).all():
+        return None
+    return q[:4, :2] / q[:4, 2:]
 
 
 def union(a: Box, b: Box) -> Box:
