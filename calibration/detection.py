@@ -34,11 +34,11 @@ from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError
 from calibration.footage import FrameStream, count_frames
 from calibration.marker_search import (
-    MIN_PERIMETER_RATE,
     Box,
     board_box,
     contains,
     marker_board_points,
+    markers_in_box,
     mirror_box,
     quick_markers,
     union,
@@ -182,7 +182,7 @@ def _charuco_in_box(image: NDArray[np.uint8], board: Board, box: Box, legacy: bo
     """
     points = marker_board_points(board, legacy)
     for _ in range(_MAX_WIDENINGS):
-        marker_xy, markers = _markers_in(image, board, box)
+        marker_xy, markers = markers_in_box(image, board, box)
         on_board = markers < board.n_markers
         if not on_board.any():
             return None, markers
@@ -199,31 +199,6 @@ def _charuco_in_box(image: NDArray[np.uint8], board: Board, box: Box, legacy: bo
         return None, markers
     return _refined(image, board, corners[:, 0].astype(np.float64),
                     ids.ravel().astype(np.int64)), markers
-
-
-def _markers_in(image: NDArray[np.uint8], board: Board, box: Box
-                ) -> tuple[FloatArray, NDArray[np.int64]]:
-    """ArUco markers of the board's dictionary in the box of the image, found with the pixel
-    limits the detector has on the whole image: corners (m, 4, 2) whole-image pixels, ids (m,).
-
-    The same markers as in the whole image, with one exception: OpenCV 4.11 stops its scan of
-    nested contours early depending on how many contours the whole image holds, so a marker
-    at the limit of detection is sometimes found in the whole image and not in the box, or
-    the other way round (about 1 corner in 1,000 either way on our footage).
-    """
-    x0, y0, x1, y1 = box
-    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-    if min(crop.shape) < 8:
-        return np.zeros((0, 4, 2)), np.zeros(0, np.int64)
-    detector = _marker_detector(board.dictionary)
-    params = detector.getDetectorParameters()
-    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE * max(image.shape) / max(crop.shape)
-    detector.setDetectorParameters(params)
-    corners, ids, _ = detector.detectMarkers(crop)
-    if ids is None or len(ids) == 0:
-        return np.zeros((0, 4, 2)), np.zeros(0, np.int64)
-    xy = np.asarray(corners, np.float64).reshape(-1, 4, 2) + [x0, y0]
-    return xy, ids.ravel().astype(np.int64)
 
 
 def _refined(image: NDArray[np.uint8], board: Board, corners: FloatArray,
@@ -244,18 +219,10 @@ def _refined(image: NDArray[np.uint8], board: Board, corners: FloatArray,
 
 @lru_cache(maxsize=16)
 def _charuco_detector(board: Board, legacy: bool) -> cv2.aruco.CharucoDetector:
-    """Interpolates and refines ChArUco corners from markers found by ``_marker_detector``."""
+    """Interpolates and refines ChArUco corners from markers (``markers_in_box``)."""
     cv_board = board.cv2_board()
     cv_board.setLegacyPattern(legacy)
     return cv2.aruco.CharucoDetector(cv_board)
-
-
-@lru_cache(maxsize=16)
-def _marker_detector(dictionary: str) -> cv2.aruco.ArucoDetector:
-    """OpenCV's full marker detector (three threshold windows, 3 to 23 px)."""
-    params = cv2.aruco.DetectorParameters()
-    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
-    return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
 
 
 def _charuco_window(board: Board) -> float:

@@ -2,12 +2,12 @@
 
 OpenCV's ArUco detector thresholds the whole image with three window sizes and traces every
 contour; on HD frames most of that time goes to background texture far from the board. Here
-a cheaper pass (one small window at full resolution for small sharp markers, two at half
-resolution for large or blurred ones) only asks where markers of the board's dictionary are.
-From any marker of the board, or from corners found in an earlier frame, the board's outline
-is predicted through its known board coordinates, and the box around it (with a margin that
-covers the perspective the prediction misses, the threshold windows and the board's motion)
-is where the full detector then runs.
+a cheaper pass (a small threshold window at full resolution for small sharp markers, then a
+larger one at half resolution for large or blurred ones) only asks where markers of the
+board's dictionary are. From any marker of the board, or from corners found in an earlier
+frame, the board's outline is predicted through its known board coordinates, and the box
+around it (with a margin for the perspective the prediction misses, the threshold windows
+and the board's motion) is where the full detector then runs (``markers_in_box``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ FloatArray = NDArray[np.float64]
 Box = tuple[int, int, int, int]        # x0, y0, x1, y1: columns x0..x1-1, rows y0..y1-1
 
 MIN_PERIMETER_RATE = 0.01              # of the frame's longer side: markers down to ~3 px a side
-_QUICK_PASSES = ((1, 3), (2, 7))         # (downscale factor, adaptive threshold window px)
+_QUICK_PASSES = ((1, 3), (2, 7))       # (downscale factor, adaptive threshold window px)
 PAD_PX = 24                            # > half the largest threshold window + border distance
 
 
@@ -55,9 +55,49 @@ def quick_markers(image: NDArray[np.uint8], board: Board
 
 @lru_cache(maxsize=16)
 def _quick_detector(dictionary: str, window: int) -> cv2.aruco.ArucoDetector:
+    """OpenCV's marker detector with a single threshold window."""
     params = cv2.aruco.DetectorParameters()
     params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
     params.adaptiveThreshWinSizeMin = params.adaptiveThreshWinSizeMax = window
+    return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
+
+
+def markers_in_box(image: NDArray[np.uint8], board: Board, box: Box
+                   ) -> tuple[FloatArray, NDArray[np.int64]]:
+    """Markers of the board's dictionary that OpenCV's full detector finds in a box.
+
+    The pixel limits are those the detector has on the whole image, so these are the markers
+    of the whole image that lie in the box, with one exception: OpenCV 4.11 stops its scan of
+    nested contours early depending on how many contours the whole image holds, so a marker
+    at the limit of detection is sometimes found in the whole image and not in the box, or
+    the other way round (about 1 corner in 1,000 either way on our footage).
+
+    Args:
+        image: (H, W) uint8 positive image.
+        box: the part of it to search.
+    Returns:
+        corners (m, 4, 2) in whole-image pixels (OpenCV's corner order) and ids (m,).
+    """
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+    if min(crop.shape) < 8:
+        return np.zeros((0, 4, 2)), np.zeros(0, np.int64)
+    detector = _full_detector(board.dictionary)
+    params = detector.getDetectorParameters()
+    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE * max(image.shape) / max(crop.shape)
+    detector.setDetectorParameters(params)
+    corners, ids, _ = detector.detectMarkers(crop)
+    if ids is None or len(ids) == 0:
+        return np.zeros((0, 4, 2)), np.zeros(0, np.int64)
+    xy = np.asarray(corners, np.float64).reshape(-1, 4, 2) + [x0, y0]
+    return xy, ids.ravel().astype(np.int64)
+
+
+@lru_cache(maxsize=16)
+def _full_detector(dictionary: str) -> cv2.aruco.ArucoDetector:
+    """OpenCV's full marker detector (three threshold windows, 3 to 23 px)."""
+    params = cv2.aruco.DetectorParameters()
+    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
     return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
 
 
