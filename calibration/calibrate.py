@@ -32,6 +32,7 @@ from calibration.extrinsics import (
     initial_board_poses,
     initial_camera_poses,
 )
+from calibration.frame_shift import latency_warnings, search_frame_shifts
 from calibration.intrinsics import (
     IntrinsicsResult,
     PlanarBoard,
@@ -53,9 +54,9 @@ from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
 MIN_VIEWS = 3
-GATE_SIGMA = 5.0
+GATE_SIGMA = 5.0        # joint intrinsics farther than this from the camera's own are refused
 HIGH_RMS_PX = 1.5       # a camera whose reprojection RMS exceeds this (and 3x its own) is flagged
-HIGH_OUTLIER_FRACTION = 0.2     # and one that loses more of its corners as outliers        # joint intrinsics farther than this from the camera's own are refused
+HIGH_OUTLIER_FRACTION = 0.2     # and one that loses more of its corners as outliers
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,22 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         CameraGraphError: the cameras fall into groups that never saw the board together.
         SolverError: a camera's intrinsics stay implausible after the joint adjustment.
     """
+    options = {"intrinsics": intrinsics, "refine_intrinsics": refine_intrinsics,
+               "world_frame": world_frame, "fisheye": fisheye, "max_views": max_views}
+    result = _calibrate(detections, board, frame_times=frame_times, sync=sync, **options)
+    if sync is not None:                           # the caller's synchronisation stands
+        return result
+    return search_frame_shifts(
+        lambda times, table: _calibrate(detections, board, frame_times=times, sync=table,
+                                        **options), result, detections, frame_times)
+
+
+def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
+               intrinsics: Mapping[str, Camera] | None, refine_intrinsics: bool | str,
+               world_frame: int | str | None, fisheye: bool,
+               frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
+               max_views: int) -> CalibrationResult:
+    """:func:`calibrate` with the frames matched as given."""
     clock = {"start": time.perf_counter()}
     if sync is None and frame_times is not None:
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
@@ -144,7 +161,7 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
     report["motion"] = timing
-    report["warnings"] = drift_warnings + warnings + _timing_warnings(timing, root) + (
+    report["warnings"] = drift_warnings + warnings + latency_warnings(timing, root) + (
         [description["warning"]] if "warning" in description else [])
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
@@ -312,25 +329,6 @@ def _compensate_motion(bundle: BundleResult, detections: Mapping[str, BoardDetec
     kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
                                  motion.period, fixed, motion.unit, groups)
     return kept, timing.as_report(names)
-
-
-def _timing_warnings(timing: Mapping[str, Any], root: str) -> list[str]:
-    """A warning for each camera whose fitted latency (relative to the ``root`` camera's) sits
-    on its bound, half a frame: one of the two was captured further from its timestamps than a
-    latency explains."""
-    if not timing["applied"]:
-        return []
-    unit = timing["unit"]
-    out = []
-    for name, c in timing["cameras"].items():
-        offset = c[f"offset_{unit}"]
-        if c["offset_at_bound"]:
-            out.append(f"camera {name}: its views fit best as if captured at least "
-                       f"{abs(offset):.3g} {unit} {'earlier' if offset < 0 else 'later'} "
-                       f"relative to camera {root} than their frame times say (half a frame, "
-                       "the most the motion correction allows): check both cameras' "
-                       "timestamps and that neither's frames are shifted by one")
-    return out
 
 
 def _drift(joint: Camera, single: IntrinsicsResult) -> float:

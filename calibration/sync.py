@@ -232,23 +232,29 @@ def _check_increasing(times: FloatArray, camera: str, lines: IntArray | None,
 
 
 # --- synchronising -------------------------------------------------------------------------
-def sync_by_index(n_frames: Mapping[str, int], fps: float | None = None) -> SyncTable:
+def sync_by_index(n_frames: Mapping[str, int], fps: float | None = None,
+                  shifts: Mapping[str, int] | None = None) -> SyncTable:
     """Instant ``s`` is frame ``s`` of every camera (footage recorded in lockstep).
 
     Args:
         n_frames: ``{camera: number of frames}``.
         fps: frame rate giving ``times = s / fps``; ``None`` leaves the times NaN.
+        shifts: ``{camera: k}``: that camera's frame ``f`` shows instant ``f + k`` instead
+            (it started recording ``k`` frames late); instants then start at the earliest.
 
     Returns:
-        S = the largest frame count; a shorter camera has -1 past its last frame.
+        S instants from the earliest frame to the latest; -1 where a camera has no frame.
     """
     names = list(n_frames)
     counts = np.array([int(n_frames[c]) for c in names], dtype=np.int64)        # (C,)
     if not names or (counts < 0).any():
         raise SyncError(f"frame counts must be given and >= 0, got {dict(n_frames)}")
-    S = int(counts.max())
+    shift = np.array([int((shifts or {}).get(c, 0)) for c in names], dtype=np.int64)
+    shift -= shift.min()
+    S = int((counts + shift).max())
     s = np.arange(S)
-    frames = np.where(s[None, :] < counts[:, None], s[None, :], -1)            # (C, S)
+    frames = s[None, :] - shift[:, None]                                        # (C, S)
+    frames = np.where((frames >= 0) & (frames < counts[:, None]), frames, -1)
     if fps is not None and not fps > 0:
         raise SyncError(f"fps must be > 0, got {fps}")
     times = s / fps if fps is not None else np.full(S, np.nan)
@@ -371,6 +377,17 @@ def check_footage(times: Mapping[str, FloatArray], n_frames: Mapping[str, int],
                             f"its footage has {n} frames; they must be one per frame")
 
 
+def footage_times(n_frames: Mapping[str, int], timestamps: str | Path | None
+                  ) -> dict[str, FloatArray] | None:
+    """Each camera's frame times from a ``timestamps`` CSV (:func:`read_timestamps`), checked
+    against its footage's ``n_frames`` and in their order; None without a file."""
+    if timestamps is None:
+        return None
+    times = read_timestamps(timestamps)
+    check_footage(times, n_frames, timestamps)
+    return {c: times[c] for c in n_frames}
+
+
 def sync_footage(n_frames: Mapping[str, int], timestamps: str | Path | None = None,
                  tolerance: float | None = None) -> SyncTable:
     """Synchronize a session's footage: by ``timestamps`` (a CSV) if given, else by index.
@@ -380,8 +397,5 @@ def sync_footage(n_frames: Mapping[str, int], timestamps: str | Path | None = No
         timestamps: path of the timestamps CSV (see :func:`read_timestamps`), or None.
         tolerance: see :func:`sync_by_timestamps`.
     """
-    if timestamps is None:
-        return sync_by_index(n_frames)
-    times = read_timestamps(timestamps)
-    check_footage(times, n_frames, timestamps)
-    return sync_by_timestamps({c: times[c] for c in n_frames}, tolerance)
+    times = footage_times(n_frames, timestamps)
+    return sync_by_index(n_frames) if times is None else sync_by_timestamps(times, tolerance)

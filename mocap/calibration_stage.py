@@ -23,7 +23,7 @@ from calibration.footage import find_footage, image_files
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, write_calibration
 from calibration.report import write_report
-from calibration.sync import SyncTable, sync_footage
+from calibration.sync import footage_times
 from mocap.cache import fingerprint, load_cached, store_cached
 from mocap.session import Session
 
@@ -69,8 +69,11 @@ def detect_cached(footage: dict[str, Path], board: Board, cache: Path, *,
     return {cam: _from_arrays(cam, arrays) for cam, arrays in cached.items()}
 
 
-def session_sync(inputs: CalibrationInputs, detections: dict[str, BoardDetections]) -> SyncTable:
-    return sync_footage({c: d.n_frames for c, d in detections.items()}, inputs.timestamps)
+def session_times(inputs: CalibrationInputs, detections: dict[str, BoardDetections]
+                  ) -> dict[str, np.ndarray] | None:
+    """Each camera's frame times from ``calibration/timestamps.csv``; None: frames match by
+    index."""
+    return footage_times({c: d.n_frames for c, d in detections.items()}, inputs.timestamps)
 
 
 def known_intrinsics(inputs: CalibrationInputs) -> dict[str, Camera] | None:
@@ -137,7 +140,7 @@ def calibrate_session(session: Session, *, progress: bool = True,
     detections = detect_cached(inputs.footage, inputs.board, session.output / "cache",
                                progress=progress)
     result = calibrate(detections, inputs.board, intrinsics=known_intrinsics(inputs),
-                       sync=session_sync(inputs, detections))
+                       frame_times=session_times(inputs, detections))
     metadata = dict(result.rig.extra.get("metadata", {}), fingerprint=key)
     rig = CameraRig(result.rig.cameras, dict(result.rig.extra, metadata=metadata))
     paths = write_report(result, session.output / "calibration_report")

@@ -12,56 +12,13 @@ from calibration.camera import CameraRig
 from calibration.detections import BoardDetections
 from calibration.report import format_report
 from calibration.rolling_shutter import corner_velocities
+from calibration.sync import sync_by_timestamps
 from mocap.synthetic.board_observations import GridBoard
+from mocap.synthetic.rolling_board import film_board
 from mocap.synthetic.studio import ring_rig
 
 FPS = 30.0
 HEIGHT = 720
-
-
-def board_pose(t: np.ndarray, board: GridBoard) -> tuple[np.ndarray, np.ndarray]:
-    """(..., 3, 3), (..., 3): the board turning about the vertical (its front sweeping every
-    camera) while its centre swings about 2 m/s through the volume, at times t (seconds)."""
-    azimuth = 1.6 * t + 0.3 * np.sin(1.3 * t)
-    tilt = 0.3 * np.sin(0.9 * t)
-    normal = np.stack([np.cos(azimuth) * np.cos(tilt), np.sin(azimuth) * np.cos(tilt),
-                       np.sin(tilt)], axis=-1)                                # front, world
-    z = -normal                                                  # the board's z faces away
-    x = np.cross(np.array([0.0, 0.0, 1.0]), z)
-    x /= np.linalg.norm(x, axis=-1, keepdims=True)
-    R = np.stack([x, np.cross(z, x), z], axis=-1)                              # columns
-    center = np.stack([0.6 * np.sin(3.1 * t), 0.6 * np.cos(2.7 * t),
-                       1.0 + 0.3 * np.sin(3.9 * t)], axis=-1)
-    mid = board.object_points.mean(0)
-    return R, center - np.einsum("...ij,j->...i", R, mid)
-
-
-def filmed(rig: CameraRig, board: GridBoard, latency: dict[str, float],
-           readout: dict[str, float], n_frames: int, seed: int
-           ) -> tuple[dict[str, BoardDetections], dict[str, np.ndarray]]:
-    """Each camera's corners where the board was when each row was exposed: frame f of camera
-    c starts at its timestamp + latency[c] and row y is exposed readout[c] * y / HEIGHT later.
-    Timestamps jitter by 2 ms; corners get 0.1 px noise."""
-    rng = np.random.default_rng(seed)
-    obj = board.object_points
-    detections, times = {}, {}
-    for cam in rig:
-        stamps = np.arange(n_frames) / FPS + rng.normal(0, 0.002, n_frames)     # (F,)
-        start = (stamps + latency[cam.name])[:, None]                             # (F, 1)
-        row = np.full((n_frames, obj.shape[0]), HEIGHT / 2)
-        for _ in range(4):                                      # the row a corner lands in
-            R, t = board_pose(start + readout[cam.name] * row / HEIGHT, board)    # (F, K, ...)
-            uv = cam.project(np.einsum("fkij,kj->fki", R, obj) + t)
-            row = np.nan_to_num(uv[..., 1], nan=HEIGHT / 2)
-        R0, _ = board_pose(stamps, board)
-        facing = np.einsum("fi,i->f", -R0[:, :, 2], cam.center - np.array([0, 0, 1.0]))
-        seen = cam.in_image(uv) & (facing > 0.4 * np.linalg.norm(cam.center))[:, None]
-        uv = np.where(seen[..., None], uv + rng.normal(0, 0.1, uv.shape), np.nan)
-        keep = seen.sum(1) >= 8
-        detections[cam.name] = BoardDetections(cam.name, cam.size, np.flatnonzero(keep),
-                                               uv[keep], n_frames)
-        times[cam.name] = stamps
-    return detections, times
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +30,7 @@ def test_readout_and_latency_are_recovered(studio):
     rig, board = studio
     latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
     readout = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
-    detections, times = filmed(rig, board, latency, readout, 150, seed=3)
+    detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        frame_times=times, world_frame=None)
     motion = result.report["motion"]
@@ -96,7 +53,7 @@ def test_cameras_of_one_model_share_their_readout(studio):
     rig, board = studio
     latency = {"cam_1": -0.004, "cam_2": 0.0, "cam_3": 0.006, "cam_4": 0.002}
     readout = {c.name: 0.025 for c in rig}
-    detections, times = filmed(rig, board, latency, readout, 150, seed=5)
+    detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=5)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        frame_times=times, world_frame=None)
     fits = result.report["motion"]["cameras"].values()
@@ -105,16 +62,17 @@ def test_cameras_of_one_model_share_their_readout(studio):
 
 
 def test_a_camera_late_by_most_of_a_frame_is_named(studio):
-    """A latency past half a frame is a synchronisation error: the fit stops at the bound and
-    the calibration says which camera to check."""
+    """A latency past half a frame is a synchronisation error: with the frames matched as the
+    caller says (a sync table), the fit stops at the bound and the calibration says which
+    cameras to check (``calibration.frame_shift`` moves them when it may)."""
     rig, board = studio
     latency = {"cam_1": 0.0, "cam_2": 0.0, "cam_3": 0.027, "cam_4": 0.004}
     readout = {c.name: 0.02 for c in rig}
-    detections, times = filmed(rig, board, latency, readout, 150, seed=6)
+    detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=6)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, world_frame=None)
+                       frame_times=times, sync=sync_by_timestamps(times), world_frame=None)
     motion, root = result.report["motion"], result.report["root_camera"]
-    assert motion["applied"]
+    assert motion["applied"] and "frame_shifts" not in result.report
     at_bound = [n for n, f in motion["cameras"].items() if f["offset_at_bound"]]
     assert at_bound if root == "cam_3" else at_bound == ["cam_3"]   # measured: cam_1, cam_2
     named = [w for w in result.report["warnings"] if "frame times say" in w]
@@ -125,7 +83,7 @@ def test_without_frame_times_time_is_counted_in_frames(studio):
     rig, board = studio
     latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
     readout = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
-    detections, _ = filmed(rig, board, latency, readout, 150, seed=3)
+    detections, _ = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        world_frame=None)
     motion = result.report["motion"]
@@ -139,13 +97,14 @@ def test_without_frame_times_time_is_counted_in_frames(studio):
 def test_a_global_shutter_rig_gets_no_correction(studio):
     rig, board = studio
     zero = {c.name: 0.0 for c in rig}
-    detections, times = filmed(rig, board, zero, zero, 150, seed=4)
+    detections, times = film_board(rig, board, zero, zero, 150, fps=FPS, seed=4)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        frame_times=times, world_frame=None)
     motion = result.report["motion"]
     for fit in motion["cameras"].values():
         assert fit["readout_ms"] < 1.5 and abs(fit["offset_ms"]) < 1.0
     assert result.report["bundle"]["rms_px"] < 0.2
+    assert "frame_shifts" not in result.report
 
 
 def test_corner_velocities_central_one_sided_and_unknown():
