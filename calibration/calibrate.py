@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -111,22 +112,24 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         CameraGraphError: the cameras fall into groups that never saw the board together.
         SolverError: a camera's intrinsics stay implausible after the joint adjustment.
     """
-    options = {"intrinsics": intrinsics, "refine_intrinsics": refine_intrinsics,
-               "world_frame": world_frame, "fisheye": fisheye, "max_views": max_views}
-    result = _calibrate(detections, board, frame_times=frame_times, sync=sync, **options)
+    solve = partial(_calibrate, detections, board, intrinsics=intrinsics,
+                    refine_intrinsics=refine_intrinsics, world_frame=world_frame,
+                    fisheye=fisheye, max_views=max_views)
+    result = solve(frame_times=frame_times, sync=sync)
     if sync is not None:                           # the caller's synchronisation stands
         return result
     return search_frame_shifts(
-        lambda times, table: _calibrate(detections, board, frame_times=times, sync=table,
-                                        **options), result, detections, frame_times)
+        lambda times, table: solve(frame_times=times, sync=table, previous=result),
+        result, detections, frame_times)
 
 
 def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
                intrinsics: Mapping[str, Camera] | None, refine_intrinsics: bool | str,
                world_frame: int | str | None, fisheye: bool,
                frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
-               max_views: int) -> CalibrationResult:
-    """:func:`calibrate` with the frames matched as given."""
+               max_views: int, previous: CalibrationResult | None = None) -> CalibrationResult:
+    """:func:`calibrate` with the frames matched as given; the intrinsics of ``previous`` are
+    reused for the cameras whose views are the same."""
     clock = {"start": time.perf_counter()}
     if sync is None and frame_times is not None:
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
@@ -137,10 +140,7 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     check_connected(camera_graph(usable), detections)            # before the slow steps
     obj = np.asarray(board.object_points, dtype=float)
     given = dict(intrinsics or {})
-    with ThreadPoolExecutor(min(len(detections), os.cpu_count() or 1)) as pool:  # cv2 frees
-        intr = dict(zip(detections, pool.map(                                  # the GIL
-            lambda n: _intrinsics(detections[n], board, given.get(n), fisheye, max_views),
-            detections)))
+    intr = _all_intrinsics(detections, board, given, fisheye, max_views, previous)
     clock["intrinsics"] = time.perf_counter()
     cameras = {n: r.camera for n, r in intr.items()}
     views = {n: board_poses_in_camera(detections[n], cameras[n], obj) for n in detections}
@@ -245,6 +245,25 @@ def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) 
                 f"calibration needs the board in at least {MIN_VIEWS} frames with "
                 f"{MIN_POSE_CORNERS}+ corners; check the board definition, or film the board "
                 f"where this camera sees it whole")
+
+
+def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoard,
+                    given: Mapping[str, Camera], fisheye: bool, max_views: int,
+                    previous: CalibrationResult | None) -> dict[str, IntrinsicsResult]:
+    """Every camera's intrinsics, in threads (OpenCV's solvers release the GIL); a camera
+    whose views ``previous`` calibrated from are these keeps its intrinsics."""
+    done = {} if previous is None else previous.intrinsics
+    seen = {} if previous is None else previous.detections
+
+    def one(name: str) -> IntrinsicsResult:
+        xy = detections[name].xy
+        if name in done and seen[name].xy.shape == xy.shape and \
+                np.array_equal(seen[name].xy, xy, equal_nan=True):
+            return done[name]
+        return _intrinsics(detections[name], board, given.get(name), fisheye, max_views)
+
+    with ThreadPoolExecutor(min(len(detections), os.cpu_count() or 1)) as pool:
+        return dict(zip(detections, pool.map(one, detections)))
 
 
 def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, fisheye: bool,

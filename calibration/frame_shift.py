@@ -29,7 +29,8 @@ MIN_GAIN = 0.05         # and a move kept only if it cuts the adjustment's RMS b
 
 
 class _Calibration(Protocol):
-    report: dict[str, Any]
+    @property
+    def report(self) -> dict[str, Any]: ...
 
 
 Result = TypeVar("Result", bound=_Calibration)
