@@ -38,7 +38,7 @@ def projected_session(n_cams: int, n_frames: int, seed: int, noise_px: float = 0
 def rendered_session(n_cams: int, n_frames: int, seed: int):
     """The same studio filmed: the board rendered with blur, noise, uneven light and hands
     (``mocap.synthetic.board_views``) at 1280 x 720, its corners found by the detector.
-    About 0.2 s per view on one core: use ``SESSIONS["rendered"]`` where time allows."""
+    About 0.2 s per view on one core."""
     rig = ring_rig(n_cams, size=(1280, 720))
     board = Board.charuco((10, 7), 0.12, 0.09, "DICT_4X4_100")     # 1.2 x 0.84 m
     rng = np.random.default_rng(seed)
@@ -63,9 +63,6 @@ def rendered_session(n_cams: int, n_frames: int, seed: int):
     return rig, board, detections
 
 
-SESSIONS = {"projected": projected_session, "rendered": rendered_session}
-
-
 def aligned_errors(result: CalibrationResult, truth: CameraRig) -> np.ndarray:
     """(C, 3) per camera |focal error| (%), rotation error (degrees) and centre error (mm)
     after one rigid motion of the calibrated world onto the true one (no scale: the board
@@ -74,23 +71,38 @@ def aligned_errors(result: CalibrationResult, truth: CameraRig) -> np.ndarray:
                      for d in compare_rigs(result.rig, truth)])
 
 
-@pytest.fixture(scope="module", params=["projected"])     # add "rendered" to film it
-def ring6(request):
-    truth, board, detections = SESSIONS[request.param](6, 300, seed=1)
+@pytest.fixture(scope="module")
+def ring6():
+    truth, board, detections = projected_session(6, 300, seed=1)
     return truth, detections, calibrate(detections, board)
 
 
-def test_ring_of_six_meets_the_acceptance_numbers(ring6):
-    truth, _, result = ring6
+def assert_acceptance(truth: CameraRig, result: CalibrationResult) -> None:
+    """Issue 4's acceptance 1: focal lengths within 0.3 %, rotations within 0.1 degree,
+    centres within 3 mm, reprojection RMS < 0.5 px, the world frame from the floor board."""
     errors = aligned_errors(result, truth)
-    assert errors[:, 0].max() < 0.3                       # focal lengths within 0.3 %
-    assert errors[:, 1].max() < 0.1                       # rotations within 0.1 degree
-    assert errors[:, 2].max() < 3.0                       # centres within 3 mm
-    rms = np.array([c.extra["rms"] for c in result.rig])
-    assert rms.max() < 0.5                                # 0.3 px noise per axis: 0.42 px
+    assert errors[:, 0].max() < 0.3
+    assert errors[:, 1].max() < 0.1
+    assert errors[:, 2].max() < 3.0
+    assert max(c.extra["rms"] for c in result.rig) < 0.5
     assert result.report["world_frame"]["method"] == "floor_board"
     assert result.report["warnings"] == [] or all("distortion" in w
                                                   for w in result.report["warnings"])
+
+
+def test_ring_of_six_meets_the_acceptance_numbers(ring6):
+    """Corners projected with 0.3 px noise, dropouts and outliers. Measured: focal 0.046 %,
+    0.044 degrees, 1.0 mm, RMS 0.42 px."""
+    truth, _, result = ring6
+    assert_acceptance(truth, result)
+
+
+def test_filmed_ring_of_six_meets_the_acceptance_numbers():
+    """The board filmed: rendered with blur, noise, uneven light and hands at 1280 x 720 and
+    found by our detector, 80 frames (about a minute to render). Measured: focal 0.037 %,
+    0.035 degrees, 1.4 mm, RMS 0.033 px."""
+    truth, board, detections = rendered_session(6, 80, seed=1)
+    assert_acceptance(truth, calibrate(detections, board))
 
 
 def test_world_frame_comes_from_the_floor_board(ring6):
