@@ -155,9 +155,10 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
                root: int, unit: str, groups: NDArray[np.int64] | None = None
                ) -> tuple[BundleResult, Observations, MotionTiming]:
     """Fit each camera's latency and line time to the adjustment's residuals, correct the
-    observations and adjust again, until the timing settles (or, after the first round, stop
-    if the fit has not improved by half of ``MIN_GAIN``). The correction is kept if it cuts
-    the RMS over the corners both adjustments keep by ``MIN_GAIN``.
+    observations and adjust again, until the timing settles (or stop at once when the first
+    fit leaves all but half of ``MIN_GAIN`` of the error, or when the first corrected
+    adjustment has not improved by that much). The correction is kept if it cuts the RMS over
+    the corners both adjustments keep by ``MIN_GAIN``.
 
     Args:
         adjust: observations and a starting adjustment -> the adjustment of those.
@@ -186,10 +187,12 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
         raw = signed_residuals(bundle, obs, object_points)      # (M, 2) uncorrected
         use = (bundle.inliers & moving)[:, None]
         columns = np.stack([v, v * row[:, None]], axis=-1) * use[:, :, None]    # (M, 2, 2)
-        new = _fit(np.nan_to_num(raw - v * lag[:, None]) * use, columns, obs, bounds, groups,
-                   bundle, object_points, root)
+        new, left = _fit(np.nan_to_num(raw - v * lag[:, None]) * use, columns, obs, bounds,
+                         groups, bundle, object_points, root)
         step = np.abs(new - params) / np.maximum(bounds[1], 1e-12)
         params = new
+        if round_ == 0 and left > (1 - MIN_GAIN / 2) ** 2:
+            break               # the fit's own residual says the correction cannot pay
         shift = v * (lag + params[obs.camera, 0] + params[obs.camera, 1] * row)[:, None]
         current = Observations(obs.camera, obs.frame, obs.corner, obs.xy - shift)
         bundle = adjust(current, bundle)
@@ -221,8 +224,10 @@ def _bounds(heights: FloatArray, period: float, unit: str, root: int,
 
 def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
          bounds: tuple[FloatArray, FloatArray], groups: NDArray[np.int64],
-         bundle: BundleResult, object_points: FloatArray, root: int) -> FloatArray:
-    """(C, 2) offset and line time of every camera: the bounded least-squares fit of
+         bundle: BundleResult, object_points: FloatArray, root: int
+         ) -> tuple[FloatArray, float]:
+    """(C, 2) offset and line time of every camera, and the fraction of the squared error
+    the fit leaves: the bounded least-squares fit of
     ``error`` (M, 2) ~ ``columns`` (M, 2, 2) @ (offset, line time) of the observation's camera
     + the camera and board pose changes that absorb it. The board poses are eliminated frame by
     frame (their Schur complement), so the fit sees only what no board pose can explain; the
@@ -231,7 +236,7 @@ def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
     one each fits the corners better by PER_CAMERA_GAIN."""
     lower, upper = bounds
     if not (upper > lower).any():
-        return np.zeros_like(lower)
+        return np.zeros_like(lower), 1.0
     J_cam, J_board = pose_jacobians(bundle.cameras, bundle.board, obs, object_points)
     used = np.any(columns != 0, axis=(1, 2))[:, None, None] & np.isfinite(J_cam).all(
         axis=(1, 2), keepdims=True) & np.isfinite(J_board).all(axis=(1, 2), keepdims=True)
@@ -245,8 +250,8 @@ def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
     if np.unique(shared[fitted]).size < fitted.sum():
         tied, tied_cost = _solve_tied(*normal, bounds, shared, root)
         if cost > (1 - PER_CAMERA_GAIN) ** 2 * tied_cost:
-            return tied
-    return params
+            params, cost = tied, tied_cost
+    return params, cost / normal[2] if normal[2] > 0 else 1.0
 
 
 def _solve_tied(H: FloatArray, g: FloatArray, btb: float, bounds: tuple[FloatArray, FloatArray],
