@@ -61,6 +61,7 @@ RESULTS = _HERE / "RESULTS.md"
 PEER_SCRIPT = _HERE / "peers" / "aniposelib_calibrate.py"
 PEER_PACKAGE = "aniposelib>=0.8,<0.9"
 PEER_TIMEOUT_S = 3600
+PARALLEL = os.cpu_count() or 1      # our detection's default: a process per camera, per core
 
 
 # --- one calibration run and its measurements ---------------------------------------------------
@@ -260,6 +261,11 @@ def caliscope_case(python: Path, workers: int) -> str:
     runs.append(run)
     runs.append(run_ours("ours, caliscope intrinsics fixed", videos, board, times, workers,
                          intrinsics=ref)[0])
+    if PARALLEL > workers:
+        runs.append(run_ours(f"ours, intrinsics solved, {PARALLEL} processes (default)",
+                             videos, board, times, PARALLEL)[0])
+        runs.append(run_ours(f"ours, caliscope intrinsics fixed, {PARALLEL} processes "
+                             "(default)", videos, board, times, PARALLEL, intrinsics=ref)[0])
     work = BENCH / "caliscope"
     with tempfile.TemporaryDirectory(dir=_tmp_root()) as tmp:
         negative = inverted_copies(videos, Path(tmp))          # not timed
@@ -270,7 +276,7 @@ def caliscope_case(python: Path, workers: int) -> str:
         runs.append(run_peer("aniposelib, caliscope intrinsics fixed", python, negative, board,
                              work, intrinsics=ref))
     stamped = sync_by_timestamps(times)
-    shifts = runs[2].metrics.get("frame_shifts") or {}
+    shifts = runs[2].metrics.get("frame_shifts") or {}     # ours, caliscope intrinsics fixed
     sync = sync_by_timestamps(shifted_inputs(detections, times, shifts)[0]) if shifts else stamped
     xy = sync.corners(detections)
     for r in runs:
@@ -326,9 +332,11 @@ def _section(title: str, intro: str, runs: list[Run], names: list[str], per_came
     """A case's markdown: title, setup, summary table, per-camera table, notes."""
     versions = next((r.metrics["versions"] for r in runs if r.metrics.get("versions")), {})
     workers = next((r.metrics["workers"] for r in runs if "workers" in r.metrics), 1)
+    rows = (f" (rows marked '{PARALLEL} processes' use one per core, as `mocap calibrate` does)"
+            if any(r.metrics.get("workers", workers) != workers for r in runs) else "")
     machine = (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs); ours: numpy "
                f"{np.__version__}, OpenCV {cv2.__version__}, detection in {workers} "
-               "process(es); aniposelib's own env: "
+               f"process(es){rows}; aniposelib's own env: "
                + ", ".join(f"{k} {v}" for k, v in versions.items())
                + " (detection in 1 process). Times: wall-clock seconds inside each process, "
                "imports excluded; other jobs share the machine, so they vary up to 2-3x "
@@ -385,8 +393,12 @@ def synthetic_case(python: Path, workers: int) -> str:
     sync = sync_by_index({name: SYNTHETIC["n_frames"] for name in videos})
     run, detections = run_ours("ours", videos, board, None, workers)
     work = BENCH / "synthetic8" / "peer"
+    peer_default = run_peer("aniposelib (default: every 20th frame)", python, videos, board,
+                            work)
     runs = [run,
-            run_peer("aniposelib (default: every 20th frame)", python, videos, board, work),
+            *([run_ours(f"ours, {PARALLEL} processes (default)", videos, board, None,
+                        PARALLEL)[0]] if PARALLEL > workers else []),
+            peer_default,
             run_peer("aniposelib, every frame (skip=1)", python, videos, board, work, skip=1)]
     xy = sync.corners(detections)
     for r in runs:
@@ -409,7 +421,7 @@ def synthetic_case(python: Path, workers: int) -> str:
         ("aniposelib's default `detect_video(skip=20)` looks at every 20th frame (and the 9 "
          "after each hit); `skip=1` is its densest setting, run through its own "
          "`CharucoBoard.detect_video` and `CameraGroup.calibrate_rows`.")]
-    if runs[1].rig is not None:
+    if peer_default.rig is not None:
         notes.append("aniposelib's default did not stop with \"Could not build calibration "
                      "graph\" here: the board is seen in long runs of frames and after each hit "
                      "`detect_video` also reads the next 9 frames, so its sparse sampling keeps "
