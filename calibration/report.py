@@ -119,6 +119,8 @@ def _motion_lines(motion: Mapping[str, Any] | None) -> list[str]:
     for name, c in motion["cameras"].items():
         bound = {k: " (a bound, not measured)" if c[f"{k}_at_bound"] else ""
                  for k in ("offset", "readout")}
+        if c["readout_at_bound"] and c[f"readout_{unit}"] == 0:
+            bound["readout"] = " (none measurable: a global shutter, or too little motion)"
         fit = (f"latency {c[f'offset_{unit}']:+.1f} {unit}{bound['offset']}, frame readout "
                f"{c[f'readout_{unit}']:.1f} {unit}{bound['readout']}")
         lines.append(f"  {name:<12}" + (fit if c["fitted"] else "too few moving corners to fit"))
