@@ -19,6 +19,8 @@ from mocap.synthetic.studio import ring_rig
 
 FPS = 30.0
 HEIGHT = 720
+LATENCY = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}     # seconds
+READOUT = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +30,7 @@ def studio() -> tuple[CameraRig, GridBoard]:
 
 def test_readout_and_latency_are_recovered(studio):
     rig, board = studio
-    latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
-    readout = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
+    latency, readout = LATENCY, READOUT
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        frame_times=times, world_frame=None)
@@ -81,8 +82,7 @@ def test_a_camera_late_by_most_of_a_frame_is_named(studio):
 
 def test_without_frame_times_time_is_counted_in_frames(studio):
     rig, board = studio
-    latency = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}
-    readout = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
+    latency, readout = LATENCY, READOUT
     detections, _ = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
                        world_frame=None)
