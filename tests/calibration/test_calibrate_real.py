@@ -146,5 +146,5 @@ def test_caliscope_with_intrinsics_from_its_videos(caliscope):
     assert errors[:, 0].max() < 3.0 and errors[:, 1].max() < 40.0
     assert any("kept from its own views" in w for w in result.report["warnings"])
     focal = [c.K[0, 0] / r.K[0, 0] - 1 for c, r in zip(result.rig, reference)]
-    assert np.abs(focal).max() < 0.02
+    assert np.abs(focal).max() < 0.025                    # measured: 1.96 % (cam_2)
     assert board_geometry_mm(result, board) < 1.2
