@@ -129,7 +129,10 @@ def _open_video(path: Path) -> cv2.VideoCapture:
 
 def _iter_video(path: Path, step: int, stream: FrameStream
                 ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    jpeg = _jpeg_frames(path)
     capture = _open_video(path)
+    if jpeg:
+        capture.set(cv2.CAP_PROP_FORMAT, -1)         # hand over each frame's JPEG undecoded
     try:
         index = 0
         while True:
@@ -137,7 +140,8 @@ def _iter_video(path: Path, step: int, stream: FrameStream
                 ok, frame = capture.read()
                 if not ok:
                     break
-                yield index, _to_gray(np.asarray(frame, np.uint8))
+                yield index, (_decode_gray(frame, path, index) if jpeg
+                              else _to_gray(np.asarray(frame, np.uint8)))
             elif not capture.grab():
                 break
             index += 1
@@ -147,6 +151,29 @@ def _iter_video(path: Path, step: int, stream: FrameStream
     if index == 0:
         raise FootageError(f"{path}: no frame could be decoded (empty or corrupt video); "
                            "re-encode it as H.264 MP4 or export images")
+
+
+def _jpeg_frames(path: Path) -> bool:
+    """Whether the video is Motion JPEG and OpenCV hands over its frames' JPEG data: decoded
+    straight to grey they take a third of the time (no colour conversion either way)."""
+    capture = _open_video(path)
+    try:
+        fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
+        if fourcc != b"MJPG" or not capture.set(cv2.CAP_PROP_FORMAT, -1):
+            return False
+        ok, packet = capture.read()
+        return bool(ok) and cv2.imdecode(np.asarray(packet).reshape(-1),
+                                         cv2.IMREAD_GRAYSCALE) is not None
+    finally:
+        capture.release()
+
+
+def _decode_gray(packet: NDArray[np.uint8], path: Path, index: int) -> NDArray[np.uint8]:
+    gray = cv2.imdecode(np.asarray(packet).reshape(-1), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        raise FootageError(f"{path}: frame {index} is not a readable JPEG (corrupt Motion JPEG "
+                           "video); re-encode it as H.264 MP4 or export images")
+    return np.asarray(gray, np.uint8)
 
 
 def _iter_images(folder: Path, step: int, stream: FrameStream

@@ -12,8 +12,8 @@ from calibration.errors import FootageError
 from calibration.footage import FrameStream, count_frames, find_footage, image_files, iter_frames
 
 
-def _write_video(path, n_frames, size=(64, 48)):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+def _write_video(path, n_frames, size=(64, 48), codec="mp4v"):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 10, size)
     for i in range(n_frames):
         frame = np.full((size[1], size[0], 3), 10 * i, np.uint8)
         writer.write(frame)
@@ -73,6 +73,24 @@ def test_video_frames_stream_grey_with_step(tmp_path):
     assert all(g.shape == (48, 64) and g.dtype == np.uint8 for _, g in got)
     assert abs(int(got[1][1].mean()) - 30) <= 3               # frame 3 has grey level 30
     assert count_frames(path) == 10
+
+
+def test_motion_jpeg_frames_decode_straight_to_grey_like_the_colour_path(tmp_path):
+    path = tmp_path / "cam.avi"
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
+    for _ in range(6):                                # grey texture (colour clips either way)
+        writer.write(np.repeat(rng.integers(0, 256, (64, 96, 1), np.uint8), 3, axis=2))
+    writer.release()
+    capture = cv2.VideoCapture(str(path))
+    colour = []
+    while (read := capture.read())[0]:
+        colour.append(cv2.cvtColor(read[1], cv2.COLOR_BGR2GRAY))
+    got = list(iter_frames(path))
+    assert [i for i, _ in got] == list(range(6)) and len(colour) == 6
+    for (_, grey), ref in zip(got, colour):          # the JPEG's own luma: within a level
+        assert grey.shape == (64, 96) and np.abs(grey.astype(int) - ref).max() <= 2
+    assert [i for i, _ in iter_frames(path, step=4)] == [0, 4]
 
 
 def test_image_folder_frames_in_name_order(tmp_path):
