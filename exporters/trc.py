@@ -35,8 +35,8 @@ def write_trc(xyz: NDArray[np.float64], markers: list[str], fps: float, path: st
     y_up = xyz @ Z_UP_TO_Y_UP.T                                              # (F, J, 3)
     header = [
         f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame"
-        "\tOrigNumFrames",
+        ("DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame"
+         "\tOrigNumFrames"),
         f"{fps:g}\t{fps:g}\t{n_frames}\t{n_markers}\tm\t{fps:g}\t1\t{n_frames}",
         "Frame#\tTime\t" + "\t\t\t".join(markers) + "\t\t",
         "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, n_markers + 1)),

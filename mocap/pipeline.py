@@ -64,8 +64,8 @@ def format_summary(result: RunResult) -> str:
     found = np.isfinite(m.xyz).all(-1)
     lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
-        f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
-        f"keypoints: {m.skeleton.name} ({len(m.skeleton)})",
+        (f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
+         f"keypoints: {m.skeleton.name} ({len(m.skeleton)})"),
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "
         f"reprojection error {np.nanmean(m.reprojection_error):.2f} px"
         if found.any() else "triangulated: no joint was seen by enough cameras",

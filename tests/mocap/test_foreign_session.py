@@ -49,7 +49,7 @@ def test_foreign_session_is_reconstructed_exactly(tmp_path):
     subprocess.run([sys.executable, "-c", FOREIGN_SCRIPT, str(folder)], check=True, timeout=120)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run([sys.executable, "-m", "mocap.cli", "run", str(folder)], env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     truth = np.load(folder / "truth.npy")                                   # (F, P, 12, 3)
     with np.load(folder / "output" / "points3d.npz") as out:
