@@ -134,7 +134,7 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     if sync is None and frame_times is not None:
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
     motion = _motion(detections, frame_times, sync)
-    detections = _synchronised(detections, frame_times, sync)
+    detections = _synchronised(detections, sync)
     _check_views(detections, board)
     usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
     check_connected(camera_graph(usable), detections)            # before the slow steps
@@ -211,14 +211,11 @@ def _instants(own: NDArray[np.int64], det: BoardDetections) -> NDArray[np.int64]
 
 
 def _synchronised(detections: Mapping[str, BoardDetections],
-                  frame_times: Mapping[str, FloatArray] | None,
                   sync: SyncTable | None) -> dict[str, BoardDetections]:
-    """Detections with ``frames`` renumbered to synchronized instants (unchanged without
-    times or a sync table); frames with no instant are dropped."""
-    if frame_times is None and sync is None:
+    """Detections with ``frames`` renumbered to synchronized instants (unchanged without a
+    sync table); frames with no instant are dropped."""
+    if sync is None:
         return dict(detections)
-    if sync is None and frame_times is not None:
-        sync = sync_by_timestamps({n: frame_times[n] for n in detections})
     out = {}
     for name, det in detections.items():
         own = np.asarray(sync[name])                                 # (S,) own frame per instant
