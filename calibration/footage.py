@@ -154,8 +154,8 @@ def _iter_video(path: Path, step: int, stream: FrameStream
 
 
 def _jpeg_frames(path: Path) -> bool:
-    """Whether the video is Motion JPEG and OpenCV hands over its frames' JPEG data: decoded
-    straight to grey they take a third of the time (no colour conversion either way)."""
+    """Whether the video is Motion JPEG and OpenCV hands over its frames' JPEG data, which
+    then decode straight to grey (no chroma upsampling, no colour conversion)."""
     capture = _open_video(path)
     try:
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
