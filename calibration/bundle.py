@@ -92,13 +92,20 @@ class BundleResult:
     seconds: float
 
 
+def seen_corners(det: BoardDetections, frames: NDArray[np.int64]
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(view, corner) indices (M,) of the corners ``det`` saw in ``frames``, in the order
+    :func:`observations` lays them out."""
+    view, corner = np.nonzero(np.isfinite(det.xy[..., 0]) & np.isin(det.frames, frames)[:, None])
+    return view, corner
+
+
 def observations(detections: Sequence[BoardDetections], frames: NDArray[np.int64]
                  ) -> Observations:
     """Flatten the seen corners of C cameras' detections whose frame is in ``frames`` (F,)."""
     parts = []
     for c, det in enumerate(detections):
-        in_set = np.isin(det.frames, frames)
-        view, corner = np.nonzero(np.isfinite(det.xy[..., 0]) & in_set[:, None])
+        view, corner = seen_corners(det, frames)
         frame = np.searchsorted(frames, det.frames[view])
         parts.append((np.full(view.size, c), frame, corner, det.xy[view, corner]))
     cam, frame, corner, xy = (np.concatenate(p) for p in zip(*parts))

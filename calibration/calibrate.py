@@ -133,8 +133,10 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     clock = {"start": time.perf_counter()}
     if sync is None and frame_times is not None:
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
-    motion = _motion(detections, frame_times, sync)
-    detections = _synchronised(detections, sync)
+    instants = None if sync is None else {n: _instants(np.asarray(sync[n]), d)
+                                          for n, d in detections.items()}
+    motion = _motion(detections, frame_times, sync, instants)
+    detections = _synchronised(detections, sync, instants)
     _check_views(detections, board)
     usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
     check_connected(camera_graph(usable), detections)            # before the slow steps
@@ -179,9 +181,11 @@ class _Motion:
 
 
 def _motion(detections: Mapping[str, BoardDetections],
-            frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None) -> _Motion:
+            frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
+            instants: Mapping[str, NDArray[np.int64]] | None) -> _Motion:
     """The board's image motion from each camera's own frame sequence (before
-    synchronisation), laid out like the synchronized detections."""
+    synchronisation), laid out like the synchronized detections; ``instants``: per camera,
+    (N,) each view's synchronized instant (-1: none), None without a sync table."""
     names = list(detections)
     times = {n: None if frame_times is None else padded(frame_times[n], d.n_frames)
              for n, d in detections.items()}
@@ -189,8 +193,8 @@ def _motion(detections: Mapping[str, BoardDetections],
     for name, det in detections.items():
         v, t = corner_velocities(det, times[name]), times[name]
         lags = np.zeros(det.frames.size)
-        if sync is not None:
-            instant = _instants(np.asarray(sync[name]), det)
+        if sync is not None and instants is not None:
+            instant = instants[name]
             if t is not None:
                 lags = t[det.frames] - sync.times[np.maximum(instant, 0)]
             keep = instant >= 0
@@ -210,19 +214,18 @@ def _instants(own: NDArray[np.int64], det: BoardDetections) -> NDArray[np.int64]
                     instant[np.minimum(det.frames, instant.size - 1)], -1)
 
 
-def _synchronised(detections: Mapping[str, BoardDetections],
-                  sync: SyncTable | None) -> dict[str, BoardDetections]:
-    """Detections with ``frames`` renumbered to synchronized instants (unchanged without a
-    sync table); frames with no instant are dropped."""
-    if sync is None:
+def _synchronised(detections: Mapping[str, BoardDetections], sync: SyncTable | None,
+                  instants: Mapping[str, NDArray[np.int64]] | None
+                  ) -> dict[str, BoardDetections]:
+    """Detections with ``frames`` renumbered to their synchronized ``instants`` (unchanged
+    without a sync table); frames with no instant are dropped."""
+    if sync is None or instants is None:
         return dict(detections)
     out = {}
     for name, det in detections.items():
-        own = np.asarray(sync[name])                                 # (S,) own frame per instant
-        frames = _instants(own, det)
-        keep = frames >= 0
-        out[name] = BoardDetections(name, det.image_size, frames[keep], det.xy[keep],
-                                    len(own), det.mirrored[keep])
+        keep = instants[name] >= 0
+        out[name] = BoardDetections(name, det.image_size, instants[name][keep], det.xy[keep],
+                                    len(sync), det.mirrored[keep])
     return out
 
 

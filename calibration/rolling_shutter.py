@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import lsq_linear
 
-from calibration.bundle import BundleResult, Observations, pose_jacobians
+from calibration.bundle import BundleResult, Observations, pose_jacobians, seen_corners
 from calibration.detections import BoardDetections
 
 FloatArray = NDArray[np.float64]
@@ -129,8 +129,7 @@ def per_observation(detections: Sequence[BoardDetections], values: Sequence[Floa
     """
     parts = []
     for det, value in zip(detections, values):
-        view, corner = np.nonzero(np.isfinite(det.xy[..., 0])
-                                  & np.isin(det.frames, frames)[:, None])
+        view, corner = seen_corners(det, frames)
         value = np.asarray(value, float)
         parts.append(value[view] if value.ndim == 1 else value[view, corner])
     return np.concatenate(parts)
