@@ -50,7 +50,7 @@ from calibration.rolling_shutter import (
     padded,
     per_observation,
 )
-from calibration.sync import SyncTable, sync_by_timestamps
+from calibration.sync import SyncTable, frame_period, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
@@ -202,7 +202,7 @@ def _motion(detections: Mapping[str, BoardDetections],
         velocity[name], lag[name] = v, np.nan_to_num(lags)
     if frame_times is None:
         return _Motion(velocity, lag, 1.0, "frames")
-    periods = [np.median(np.diff(frame_times[n])) for n in names if len(frame_times[n]) > 1]
+    periods = [p for n in names if (p := frame_period(frame_times[n])) is not None]
     return _Motion(velocity, lag, float(np.median(periods)) if periods else 1.0, "s")
 
 

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
-from calibration.sync import SyncTable, sync_by_index
+from calibration.sync import SyncTable, frame_period, sync_by_index
 
 FloatArray = NDArray[np.float64]
 MAX_ROUNDS = 3          # camera moves tried in turn,
@@ -133,9 +133,8 @@ def shifted_inputs(detections: Mapping[str, BoardDetections],
                                    shifts=shifts)
     moved = {}
     for name, times in frame_times.items():
-        t = np.asarray(times, float)
-        period = float(np.median(np.diff(t))) if t.size > 1 else 0.0
-        moved[name] = t + shifts.get(name, 0) * period
+        moved[name] = np.asarray(times, float) + shifts.get(name, 0) * (frame_period(times)
+                                                                        or 0.0)
     return moved, None
 
 
@@ -146,9 +145,9 @@ def describe_shifts(shifts: Mapping[str, int], rms: tuple[float, float],
     for name, k in shifts.items():
         if k == 0:
             continue
-        t = None if frame_times is None else np.asarray(frame_times[name], float)
-        period = (f" ({k * float(np.median(np.diff(t))) * 1000:+.0f} ms)"
-                  if t is not None and t.size > 1 else "")
+        t = None if frame_times is None else frame_times[name]
+        step = None if t is None else frame_period(t)
+        period = "" if step is None else f" ({k * step * 1000:+.0f} ms)"
         out.append(f"camera {name}: its frames fit the other cameras' clearly better moved "
                    f"{abs(k)} frame{'s' if abs(k) > 1 else ''} "
                    f"{'later' if k > 0 else 'earlier'} than "

@@ -312,12 +312,18 @@ def sync_by_timestamps(times: Mapping[str, FloatArray],
                      _spread(members, series))
 
 
+def frame_period(times: FloatArray) -> float | None:
+    """The median time between a camera's frames (``times`` (N,) seconds); None below 2."""
+    t = np.asarray(times, float).reshape(-1)
+    return float(np.median(np.diff(t))) if t.size >= 2 else None
+
+
 def _tolerance(names: list[str], series: list[FloatArray], tolerance: float | None) -> float:
     if tolerance is not None:
         if not (np.isfinite(tolerance) and tolerance > 0):
             raise SyncError(f"tolerance must be a positive number of seconds, got {tolerance}")
         return float(tolerance)
-    periods = [float(np.median(np.diff(t))) for t in series if t.size >= 2]
+    periods = [p for t in series if (p := frame_period(t)) is not None]
     if not periods:
         raise SyncError(f"cameras {', '.join(names)} have fewer than 2 frames each, so the frame "
                         "period is unknown; pass tolerance=<seconds>")
