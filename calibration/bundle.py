@@ -172,21 +172,22 @@ def bundle_adjust(cameras: Sequence[Camera], board: BoardPoses, obs: Observation
                         cost, n_eval, time.perf_counter() - start)
 
 
-def pose_jacobians(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
-                   object_points: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Derivatives of every observation's projection with respect to its camera's pose and its
-    frame's board pose (rotation vector, translation: the adjustment's parameters).
+def projection_jacobians(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
+                         object_points: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Derivatives of every observation's projection with respect to its camera's pose, its
+    frame's board pose (rotation vector, translation: the adjustment's parameters) and its
+    camera's intrinsics (``PINHOLE_PARAMS`` or ``FISHEYE_PARAMS``).
 
     Args:
         cameras: C cameras; board: the board poses ``obs.frame`` indexes; obs: M observations,
             sorted by camera (as ``observations`` returns them).
     Returns:
-        (M, 2, 6) with respect to the camera pose, (M, 2, 6) with respect to the board pose.
+        (M, 2, 6) camera pose, (M, 2, 6) board pose, (M, 2, 9) intrinsics.
     """
     problem = _Problem(cameras, board, obs, np.asarray(object_points, float), False, (), None)
     _, J = problem.project(problem.x0, with_jacobian=True)
     assert J is not None                            # asked for; not user input
-    return J[:, :, 0:6], J[:, :, 6:12]
+    return J[:, :, 0:6], J[:, :, 6:12], J[:, :, 12:]
 
 
 class _Problem:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import lsq_linear
 
-from calibration.bundle import BundleResult, Observations, pose_jacobians, seen_corners
+from calibration.bundle import BundleResult, Observations, projection_jacobians, seen_corners
 from calibration.detections import BoardDetections
 
 FloatArray = NDArray[np.float64]
@@ -236,7 +236,7 @@ def _fit(error: FloatArray, columns: FloatArray, obs: Observations,
     lower, upper = bounds
     if not (upper > lower).any():
         return np.zeros_like(lower), 1.0
-    J_cam, J_board = pose_jacobians(bundle.cameras, bundle.board, obs, object_points)
+    J_cam, J_board, _ = projection_jacobians(bundle.cameras, bundle.board, obs, object_points)
     used = np.any(columns != 0, axis=(1, 2))[:, None, None] & np.isfinite(J_cam).all(
         axis=(1, 2), keepdims=True) & np.isfinite(J_board).all(axis=(1, 2), keepdims=True)
     local = np.where(used, np.concatenate([columns, J_cam], axis=2), 0.0)     # (M, 2, 8)
