@@ -128,21 +128,23 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
                world_frame: int | str | None, fisheye: bool,
                frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
                max_views: int, previous: CalibrationResult | None = None) -> CalibrationResult:
-    """:func:`calibrate` with the frames matched as given; the intrinsics of ``previous`` are
-    reused for the cameras whose views are the same."""
+    """:func:`calibrate` with the frames matched as given; the intrinsics of ``previous`` (made
+    from the same detections) are reused: they depend on each camera's own views alone."""
     clock = {"start": time.perf_counter()}
     if sync is None and frame_times is not None:
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
     instants = None if sync is None else {n: _instants(np.asarray(sync[n]), d)
                                           for n, d in detections.items()}
     motion = _motion(detections, frame_times, sync, instants)
+    own_views = detections
     detections = _synchronised(detections, sync, instants)
     _check_views(detections, board)
     usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
     check_connected(camera_graph(usable), detections)            # before the slow steps
     obj = np.asarray(board.object_points, dtype=float)
     given = dict(intrinsics or {})
-    intr = _all_intrinsics(detections, board, given, fisheye, max_views, previous)
+    intr = (previous.intrinsics if previous is not None
+            else _all_intrinsics(own_views, board, given, fisheye, max_views))
     clock["intrinsics"] = time.perf_counter()
     cameras = {n: r.camera for n, r in intr.items()}
     views = {n: board_poses_in_camera(detections[n], cameras[n], obj) for n in detections}
@@ -248,18 +250,10 @@ def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) 
 
 
 def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoard,
-                    given: Mapping[str, Camera], fisheye: bool, max_views: int,
-                    previous: CalibrationResult | None) -> dict[str, IntrinsicsResult]:
-    """Every camera's intrinsics, in threads (OpenCV's solvers release the GIL); a camera
-    whose views ``previous`` calibrated from are these keeps its intrinsics."""
-    done = {} if previous is None else previous.intrinsics
-    seen = {} if previous is None else previous.detections
-
+                    given: Mapping[str, Camera], fisheye: bool, max_views: int
+                    ) -> dict[str, IntrinsicsResult]:
+    """Every camera's intrinsics from all of its own views (synchronised or not), in threads."""
     def one(name: str) -> IntrinsicsResult:
-        xy = detections[name].xy
-        if name in done and seen[name].xy.shape == xy.shape and \
-                np.array_equal(seen[name].xy, xy, equal_nan=True):
-            return done[name]
         return _intrinsics(detections[name], board, given.get(name), fisheye, max_views)
 
     with ThreadPoolExecutor(min(len(detections), os.cpu_count() or 1)) as pool:

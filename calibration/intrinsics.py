@@ -2,22 +2,31 @@
 
 Steps: a focal-length prior from a scan of board-pose fits (principal point at the centre, no
 distortion), a greedy choice of views that cover the image and the board's tilts (instead of
-every near-duplicate frame of a video), OpenCV's calibration from that prior, then rounds that
-drop outlier corners and bad views and refit, and a plausibility check whose message says what
-to film. The joint bundle adjustment (``calibration.bundle``) refines the result with every
+every near-duplicate frame of a video), a least-squares fit of the camera and a board pose per
+view from that prior (``calibration.bundle``, as OpenCV's ``calibrateCamera`` but with the board
+poses eliminated, so a step costs the same for 40 views as for 4), then rounds that drop outlier
+corners and bad views and refit, and a plausibility check whose message says what to film. The joint bundle adjustment (``calibration.bundle``) refines the result with every
 camera's views; this module only has to land near the truth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import Observations, bundle_adjust
+from calibration.bundle import (
+    FISHEYE_PARAMS,
+    PINHOLE_PARAMS,
+    TIE_WEIGHT,
+    BundleResult,
+    Observations,
+    bundle_adjust,
+    projection_jacobians,
+)
 from calibration.camera import Camera
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
@@ -30,7 +39,6 @@ MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to 
 MIN_VIEWS = 3
 MODEL_EXTRAS = ("tangential", "aspect", "k3")   # beyond square pixels, k1 and k2: on demand
 _FOCAL_SCAN = np.geomspace(0.2, 8.0, 49)     # focal candidates, in image widths
-_CRITERIA = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 60, 1e-7)
 _FILM_ADVICE = ("film the board closer so that it fills a good part of the image, in every "
                 "region of the image including the corners, and tilted by 30-45 degrees "
                 "towards and away from the camera in several directions")
@@ -58,9 +66,9 @@ class IntrinsicsResult:
         coverage: fraction of the image's COVERAGE_CELLS cells holding a detected corner.
         rejected: (R,) frame indices of views dropped as outliers.
         std: (9,) standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 from the views
-            (NaN where unknown: given intrinsics, fisheye).
-        model: which of MODEL_EXTRAS the views supported (all of them for given intrinsics);
-            the joint adjustment keeps the others fixed.
+            (NaN where unknown: given intrinsics; for fisheye, of FISHEYE_PARAMS).
+        model: which of MODEL_EXTRAS the views supported (all of them for given intrinsics;
+            the joint adjustment frees them all).
     """
 
     camera: Camera
@@ -269,62 +277,49 @@ def _richer_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
 def _fit(name: str, size: tuple[int, int], obj: FloatArray, xy: FloatArray,
          views: NDArray[np.int64], start: Camera, model: frozenset[str]
          ) -> tuple[Camera, FloatArray, FloatArray]:
-    """One OpenCV calibration from ``start`` with the extras in ``model`` (see MODEL_EXTRAS)
-    free; returns the camera, (V, K) corner residuals in pixels (NaN where unseen) and the (9,)
-    standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 (NaN for fisheye)."""
-    if start.fisheye:
-        camera, residual = _fit_with_bundle(start, obj, xy[views])
-        return camera, residual, np.full(9, np.nan)
-    seen = np.isfinite(xy[views, :, 0])                                   # (V, K)
-    objs = [obj[s].astype(np.float32) for s in seen]
-    imgs = [p[s].astype(np.float32) for p, s in zip(xy[views], seen)]
-    try:
-        K, dist, rvecs, tvecs, std = _fit_pinhole(objs, imgs, size, start, model)
-    except cv2.error as e:
-        raise SolverError(f"camera {name}: OpenCV could not solve the intrinsics from "
-                          f"{views.size} views ({e.err}); {_FILM_ADVICE}") from e
-    camera = Camera(name, size, K, dist.ravel(), fisheye=start.fisheye)
-    residual = np.full(seen.shape, np.nan)
-    for v, (s, rvec, tvec) in enumerate(zip(seen, rvecs, tvecs)):
-        pts = camera.replace(R=cv2.Rodrigues(np.asarray(rvec, float))[0],
-                             t=np.asarray(tvec, float).ravel()).project(obj[s])
-        residual[v, s] = np.linalg.norm(pts - xy[views[v], s], axis=1)
-    return camera, residual, std
+    """One calibration from ``start`` with the extras in ``model`` (see MODEL_EXTRAS) free (the
+    fisheye model: all of its coefficients and both focal lengths): our bundle adjustment of the
+    camera, held at the origin, and a board pose per view, on plain squared errors.
 
-
-def _fit_pinhole(objs: list[Any], imgs: list[Any], size: tuple[int, int], start: Camera,
-                 model: frozenset[str]) -> tuple[FloatArray, FloatArray, list[Any], list[Any],
-                                                 FloatArray]:
-    flags = cv2.CALIB_USE_INTRINSIC_GUESS
-    K0, dist0 = start.K.copy(), start.dist.copy()
-    if "aspect" not in model:
-        flags |= cv2.CALIB_FIX_ASPECT_RATIO
-        K0[0, 0] = K0[1, 1] = np.sqrt(K0[0, 0] * K0[1, 1])
-    if "tangential" not in model:
-        flags |= cv2.CALIB_ZERO_TANGENT_DIST
-        dist0[2:4] = 0.0
-    if "k3" not in model:
-        flags |= cv2.CALIB_FIX_K3
-        dist0[4] = 0.0
-    _, K, dist, rvecs, tvecs, std, *_ = cv2.calibrateCameraExtended(
-        objs, imgs, size, K0, dist0, flags=flags, criteria=_CRITERIA)
-    std = std.ravel()[:9].copy()
-    if "aspect" not in model:
-        std[0] = std[1]                  # OpenCV reports 0 for fx when it follows fy
-    return K, dist.ravel(), rvecs, tvecs, std
-
-
-def _fit_with_bundle(start: Camera, obj: FloatArray, xy: FloatArray
-                     ) -> tuple[Camera, FloatArray]:
-    """Intrinsics and board poses by our bundle adjustment of one camera held at the origin
-    (used for the fisheye model, whose OpenCV calibration fails on partial views).
-
-    Args:
-        xy: (V, K, 2) the views' corners, NaN where unseen.
     Returns:
-        the camera and (V, K) corner residuals in pixels (NaN where unseen).
+        the camera, (V, K) corner residuals in pixels (NaN where unseen) and the (9,) standard
+        deviations of its intrinsics (``PINHOLE_PARAMS`` or ``FISHEYE_PARAMS``; NaN where held).
     """
-    camera = start.replace(R=np.eye(3), t=np.zeros(3))
+    camera, fixed, square = _model_camera(start, model)
+    seen_xy = xy[views]
+    view, corner = np.nonzero(np.isfinite(seen_xy[..., 0]))
+    obs = Observations(np.zeros(view.size, np.int64), view, corner, seen_xy[view, corner])
+    try:
+        result = bundle_adjust([camera], _view_poses(camera, obj, seen_xy), obs, obj,
+                               refine_intrinsics=True, fixed_intrinsics=fixed,
+                               square_pixels=square, loss="linear", outlier_px=None)
+    except SolverError as e:
+        raise SolverError(f"camera {name}: the intrinsics could not be solved from "
+                          f"{views.size} views ({e}); {_FILM_ADVICE}") from e
+    residual = np.full(seen_xy.shape[:2], np.nan)
+    residual[view, corner] = result.residuals
+    return (result.cameras[0].replace(name=name, extra={}), residual,
+            _standard_deviations(result, obs, obj, fixed, square))
+
+
+def _model_camera(start: Camera, model: frozenset[str]
+                  ) -> tuple[Camera, tuple[str, ...], bool]:
+    """``start`` at the origin with the coefficients ``model`` leaves out set to zero (square
+    pixels: the mean focal length); the names of those held and whether the pixels are square."""
+    if start.fisheye:
+        return start.replace(R=np.eye(3), t=np.zeros(3)), (), False
+    K, dist = start.K.copy(), start.dist.copy()
+    square = "aspect" not in model
+    if square:
+        K[0, 0] = K[1, 1] = np.sqrt(K[0, 0] * K[1, 1])
+    fixed = (("p1", "p2") if "tangential" not in model else ()) + (
+        ("k3",) if "k3" not in model else ())
+    dist[[PINHOLE_PARAMS.index(n) - 4 for n in fixed]] = 0.0
+    return start.replace(K=K, dist=dist, R=np.eye(3), t=np.zeros(3)), fixed, square
+
+
+def _view_poses(camera: Camera, obj: FloatArray, xy: FloatArray) -> BoardPoses:
+    """Board poses (board to camera) of V views (V, K, 2) by IPPE on undistorted corners."""
     ideal = camera.undistort(xy)
     R, t = np.tile(np.eye(3), (xy.shape[0], 1, 1)), np.tile([0.0, 0.0, 1.0], (xy.shape[0], 1))
     for v, p in enumerate(ideal):
@@ -333,13 +328,34 @@ def _fit_with_bundle(start: Camera, obj: FloatArray, xy: FloatArray
                                       flags=cv2.SOLVEPNP_IPPE)
         if ok:
             R[v], t[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
-    view, corner = np.nonzero(np.isfinite(xy[..., 0]))
-    obs = Observations(np.zeros(view.size, np.int64), view, corner, xy[view, corner])
-    result = bundle_adjust([camera], BoardPoses(np.arange(xy.shape[0]), R, t), obs, obj,
-                           refine_intrinsics=True, loss="linear", outlier_px=None)
-    residual = np.full(xy.shape[:2], np.nan)
-    residual[view, corner] = result.residuals
-    return result.cameras[0].replace(extra={}), residual
+    return BoardPoses(np.arange(xy.shape[0]), R, t)
+
+
+def _standard_deviations(result: BundleResult, obs: Observations, obj: FloatArray,
+                         fixed: tuple[str, ...], square: bool) -> FloatArray:
+    """(9,) standard deviations of one camera's intrinsics at its solution: the inverse of the
+    normal equations with the board poses eliminated, times the residual variance (as OpenCV's
+    ``calibrateCameraExtended``); NaN for held parameters or a singular system."""
+    camera = result.cameras[0]
+    names = FISHEYE_PARAMS if camera.fisheye else PINHOLE_PARAMS
+    free = np.array([bool(n) and n not in fixed for n in names])
+    _, Jb, Ji = projection_jacobians([camera], result.board, obs, obj)
+    Ji = Ji[:, :, free]                                                   # (M, 2, I)
+    starts = np.flatnonzero(np.r_[True, np.diff(obs.frame) != 0])         # views are sorted
+    Hib = np.add.reduceat(np.swapaxes(Ji, 1, 2) @ Jb, starts)             # (V, I, 6)
+    Hbb = np.add.reduceat(np.swapaxes(Jb, 1, 2) @ Jb, starts)             # (V, 6, 6)
+    flat = Ji.reshape(-1, Ji.shape[2])
+    std = np.full(9, np.nan)
+    try:
+        S = flat.T @ flat - (Hib @ np.linalg.solve(Hbb, np.swapaxes(Hib, 1, 2))).sum(0)
+        if square:                                                         # the fx = fy tie
+            S[:2, :2] += TIE_WEIGHT**2 * np.array([[1.0, -1.0], [-1.0, 1.0]])
+        dof = 2 * obs.frame.size - (free.sum() - square) - 6 * starts.size
+        variance = float((result.residuals**2).sum()) / max(int(dof), 1)
+        std[free] = np.sqrt(np.clip(np.diag(np.linalg.inv(S)), 0, None) * variance)
+    except np.linalg.LinAlgError:
+        pass
+    return std
 
 
 def _fit_of_fixed(det: BoardDetections, obj: FloatArray, fixed: Camera,
