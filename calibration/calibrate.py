@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import BundleResult, Observations, bundle_adjust, observations
+from calibration.bundle import BundleResult, bundle_adjust, observations
 from calibration.camera import Camera, CameraRig
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
@@ -44,13 +44,8 @@ from calibration.intrinsics import (
     intrinsics_problems,
 )
 from calibration.report import summary
-from calibration.rolling_shutter import (
-    compensate,
-    corner_velocities,
-    padded,
-    per_observation,
-)
-from calibration.sync import SyncTable, frame_period, sync_by_timestamps
+from calibration.rolling_shutter import board_motion, compensate_rig
+from calibration.sync import SyncTable, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
@@ -135,7 +130,7 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         sync = sync_by_timestamps({n: frame_times[n] for n in detections})
     instants = None if sync is None else {n: _instants(np.asarray(sync[n]), d)
                                           for n, d in detections.items()}
-    motion = _motion(detections, frame_times, sync, instants)
+    motion = board_motion(detections, frame_times, sync, instants)
     own_views = detections
     detections = _synchronised(detections, sync, instants)
     _check_views(detections, board)
@@ -157,7 +152,7 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     refine = [_refines(n, given, refine_intrinsics) for n in detections]
     bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
                                              root, intr)
-    bundle, timing = _compensate_motion(bundle, detections, motion, obj, refine, root)
+    bundle, timing = compensate_rig(bundle, detections, motion, obj, refine, root)
     clock["bundle"] = time.perf_counter()
     warnings = _check_refined(bundle, detections, intr)
     rig, board_world, description = _to_world(bundle, detections, obj, world_frame, root)
@@ -171,43 +166,6 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
 
 
 # --- steps ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Motion:
-    """Per camera, (N, K, 2) corner velocities and (N,) capture time minus the instant's time
-    of its synchronized views; the frame period and the unit of time ("s" or "frames")."""
-
-    velocity: dict[str, FloatArray]
-    lag: dict[str, FloatArray]
-    period: float
-    unit: str
-
-
-def _motion(detections: Mapping[str, BoardDetections],
-            frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
-            instants: Mapping[str, NDArray[np.int64]] | None) -> _Motion:
-    """The board's image motion from each camera's own frame sequence (before
-    synchronisation), laid out like the synchronized detections; ``instants``: per camera,
-    (N,) each view's synchronized instant (-1: none), None without a sync table."""
-    names = list(detections)
-    times = {n: None if frame_times is None else padded(frame_times[n], d.n_frames)
-             for n, d in detections.items()}
-    velocity, lag = {}, {}
-    for name, det in detections.items():
-        v, t = corner_velocities(det, times[name]), times[name]
-        lags = np.zeros(det.frames.size)
-        if sync is not None and instants is not None:
-            instant = instants[name]
-            if t is not None:
-                lags = t[det.frames] - sync.times[np.maximum(instant, 0)]
-            keep = instant >= 0
-            v, lags = v[keep], lags[keep]
-        velocity[name], lag[name] = v, np.nan_to_num(lags)
-    if frame_times is None:
-        return _Motion(velocity, lag, 1.0, "frames")
-    periods = [p for n in names if (p := frame_period(frame_times[n])) is not None]
-    return _Motion(velocity, lag, float(np.median(periods)) if periods else 1.0, "s")
-
-
 def _instants(own: NDArray[np.int64], det: BoardDetections) -> NDArray[np.int64]:
     """(N,) the synchronized instant of each of the camera's views, -1 where none."""
     instant = np.full(max(int(own.max()) + 1, det.n_frames, 1), -1, np.int64)
@@ -316,32 +274,6 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             warnings.append(_drift_warning(result.cameras[i], intr[names[i]].camera, z))
         result = first
     return result, refine, warnings
-
-
-def _compensate_motion(bundle: BundleResult, detections: Mapping[str, BoardDetections],
-                       motion: _Motion, obj: FloatArray, refine: list[bool], root: str
-                       ) -> tuple[BundleResult, dict[str, Any]]:
-    """The adjustment with every corner moved to where the board was at its synchronized
-    instant (``calibration.rolling_shutter``), if that fits clearly better; and the fitted
-    latencies and readout times for the report."""
-    names = list(detections)
-    dets = [detections[n] for n in names]
-    frames = bundle.board.frames
-    obs = observations(dets, frames)
-    velocity = per_observation(dets, [motion.velocity[n] for n in names], frames)
-    lag = per_observation(dets, [motion.lag[n] for n in names], frames)
-    heights = np.array([float(d.image_size[1]) for d in dets])
-    fixed = names.index(root)
-
-    def adjust(o: Observations, start: BundleResult) -> BundleResult:
-        return bundle_adjust(start.cameras, start.board, o, obj, refine_intrinsics=refine,
-                             fixed_camera=fixed)
-
-    sizes = [tuple(d.image_size) for d in dets]
-    groups = np.array([sizes.index(size) for size in sizes])      # same size: same readout
-    kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
-                                 motion.period, fixed, motion.unit, groups)
-    return kept, timing.as_report(names)
 
 
 def _drift(joint: Camera, single: IntrinsicsResult) -> float:

@@ -127,7 +127,7 @@ def _camera_from_table(t: dict[str, Any], key: str, path: Path) -> Camera:
     rvec = _numbers(t, "rotation", (3,), where)
     tvec = _numbers(t, "translation", (3,), where)
     extra = {k: v for k, v in t.items() if k not in _CAMERA_KEYS}
-    return Camera.from_rvec(name, (int(round(size[0])), int(round(size[1]))), K, dist, rvec,
+    return Camera.from_rvec(name, (round(size[0]), round(size[1])), K, dist, rvec,
                             tvec, fisheye=fisheye, extra=extra)
 
 

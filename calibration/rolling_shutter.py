@@ -23,7 +23,7 @@ times, time is counted in frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,16 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import lsq_linear
 
-from calibration.bundle import BundleResult, Observations, projection_jacobians, seen_corners
+from calibration.bundle import (
+    BundleResult,
+    Observations,
+    bundle_adjust,
+    observations,
+    projection_jacobians,
+    seen_corners,
+)
 from calibration.detections import BoardDetections
+from calibration.sync import SyncTable, frame_period
 
 FloatArray = NDArray[np.float64]
 MAX_OFFSET_FRAMES = 0.5     # a larger latency is a synchronisation error, not a latency
@@ -207,6 +215,70 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
     timing = MotionTiming(params[:, 0], params[:, 1] * heights, fitted, at_bound, applied,
                           (before, after), unit)
     return (bundle, current, timing) if applied else (plain, obs, timing)
+
+
+# --- the rig's view: motion from each camera's frames, the adjustment corrected ----------
+@dataclass(frozen=True)
+class BoardMotion:
+    """Per camera, (N, K, 2) corner velocities and (N,) capture time minus the instant's time
+    of its synchronized views; the frame period and the unit of time ("s" or "frames")."""
+
+    velocity: dict[str, FloatArray]
+    lag: dict[str, FloatArray]
+    period: float
+    unit: str
+
+
+def board_motion(detections: Mapping[str, BoardDetections],
+                 frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
+                 instants: Mapping[str, NDArray[np.int64]] | None) -> BoardMotion:
+    """The board's image motion from each camera's own frame sequence (before
+    synchronisation), laid out like the synchronized detections; ``instants``: per camera,
+    (N,) each view's synchronized instant (-1: none), None without a sync table."""
+    names = list(detections)
+    times = {n: None if frame_times is None else padded(frame_times[n], d.n_frames)
+             for n, d in detections.items()}
+    velocity, lag = {}, {}
+    for name, det in detections.items():
+        v, t = corner_velocities(det, times[name]), times[name]
+        lags = np.zeros(det.frames.size)
+        if sync is not None and instants is not None:
+            instant = instants[name]
+            if t is not None:
+                lags = t[det.frames] - sync.times[np.maximum(instant, 0)]
+            keep = instant >= 0
+            v, lags = v[keep], lags[keep]
+        velocity[name], lag[name] = v, np.nan_to_num(lags)
+    if frame_times is None:
+        return BoardMotion(velocity, lag, 1.0, "frames")
+    periods = [p for n in names if (p := frame_period(frame_times[n])) is not None]
+    return BoardMotion(velocity, lag, float(np.median(periods)) if periods else 1.0, "s")
+
+
+def compensate_rig(bundle: BundleResult, detections: Mapping[str, BoardDetections],
+                   motion: BoardMotion, obj: FloatArray, refine: list[bool], root: str
+                   ) -> tuple[BundleResult, dict[str, Any]]:
+    """:func:`compensate` for a rig's adjustment of synchronized ``detections`` (the root
+    camera's pose held, intrinsics refined where ``refine``; cameras of one image size share a
+    line time): the adjustment kept and the report's timing (``MotionTiming.as_report``)."""
+    names = list(detections)
+    dets = [detections[n] for n in names]
+    frames = bundle.board.frames
+    obs = observations(dets, frames)
+    velocity = per_observation(dets, [motion.velocity[n] for n in names], frames)
+    lag = per_observation(dets, [motion.lag[n] for n in names], frames)
+    heights = np.array([float(d.image_size[1]) for d in dets])
+    fixed = names.index(root)
+
+    def adjust(o: Observations, start: BundleResult) -> BundleResult:
+        return bundle_adjust(start.cameras, start.board, o, obj, refine_intrinsics=refine,
+                             fixed_camera=fixed)
+
+    sizes = [tuple(d.image_size) for d in dets]
+    groups = np.array([sizes.index(size) for size in sizes])      # same size: same readout
+    kept, _, timing = compensate(adjust, bundle, obs, obj, velocity, lag, heights,
+                                 motion.period, fixed, motion.unit, groups)
+    return kept, timing.as_report(names)
 
 
 def _bounds(heights: FloatArray, period: float, unit: str, root: int,
