@@ -3,24 +3,27 @@
 Bundle adjustment has few camera parameters and many frame parameters, and every residual (one
 observed corner, 2 values) depends on one camera block and one frame block. The normal equations
 are then a small dense camera system once each frame's 6x6 block is eliminated (the Schur
-complement), so a step costs a few batched matrix products instead of an iterative sparse solve.
-The robust loss is applied per observation (its 2D error norm) by iteratively reweighting.
+complement), so a step costs a few batched matrix products instead of an iterative sparse solve:
+the Gram matrices of all (camera, frame) pairs in one batched product over their observations
+padded to the same count, and the elimination of every frame in one product over the dense
+camera x frame block. The robust loss is applied per observation (its 2D error norm) by
+iteratively reweighting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
 
 FloatArray = NDArray[np.float64]
 # (xa (NA, A), xb (NB, B), with_jacobian) -> residuals (M, 2), Ja (M, 2, A), Jb (M, 2, B)
 BlockFunction = Callable[[FloatArray, FloatArray, bool],
                          tuple[FloatArray, FloatArray | None, FloatArray | None]]
-_CHUNK = 20000
+_CHUNK = 4000           # observations per padded chunk (cache-sized)
 STALL = 1e-6
 
 
@@ -87,8 +90,10 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
     cost = total_cost(r, xa)
     n_eval, lam, it, history = 1, 1e-3, 0, [cost]
     for it in range(1, max_iterations + 1):
+        if Ja is None or Jb is None:
+            raise ValueError("the residual function gave no Jacobian when asked for one")
         w = robust_weights((r**2).sum(1), loss, f_scale)[1]
-        system = layout.normal_equations(Ja * free_a[obs_a][:, None, :], Jb, r, w)
+        system = layout.normal_equations(Ja, Jb, r, w, free_a)
         system[0][:] += np.einsum("cqa,cqb->cab", P, P)                      # Haa
         system[3][:] += np.einsum("cqa,cq->ca", P, np.einsum("cqa,ca->cq", P, xa) - q)   # ga
         improved, done = False, False
@@ -118,8 +123,8 @@ def _small_step(d: FloatArray, x: FloatArray, tol: float) -> bool:
 
 
 class _Layout:
-    """Index bookkeeping: observations sorted by camera block, then frame block, so that each
-    camera's observations and each (camera, frame) pair's are contiguous."""
+    """Index bookkeeping of observations sorted by camera block, then frame block: the P
+    (camera, frame) pairs they form and each observation's slot among its pair's."""
 
     def __init__(self, obs_a: NDArray[np.int64], obs_b: NDArray[np.int64], na: int,
                  nb: int) -> None:
@@ -127,76 +132,78 @@ class _Layout:
         if np.any(np.diff(key) < 0):
             raise ValueError("observations must be sorted by camera block, then frame block")
         self.na, self.nb = na, nb
-        self.camera_start = np.searchsorted(obs_a, np.arange(na + 1))          # (NA + 1,)
-        self.pair_start = np.flatnonzero(np.r_[True, np.diff(key) != 0])       # (P,)
-        self.pair_a, self.pair_b = obs_a[self.pair_start], obs_b[self.pair_start]
-        # every (p, q) pair of pairs that share a frame, for the Schur complement
-        by_frame = np.argsort(self.pair_b, kind="stable")
-        frame_of = self.pair_b[by_frame]
-        first = np.searchsorted(frame_of, frame_of, side="left")               # (P,)
-        count = np.searchsorted(frame_of, frame_of, side="right") - first
-        offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        self.pp = by_frame[np.repeat(np.arange(frame_of.size), count)]
-        self.qq = by_frame[np.repeat(first, count) + offset]
+        new_pair = np.r_[True, np.diff(key) != 0]                              # (M,)
+        self.pair_start = np.r_[np.flatnonzero(new_pair), key.size]            # (P + 1,)
+        self.pair = np.cumsum(new_pair) - 1                                    # (M,)
+        self.slot = np.arange(key.size) - self.pair_start[self.pair]           # (M,)
+        self.n_slots = int(self.slot.max(initial=0)) + 1
+        self.pair_a, self.pair_b = obs_a[self.pair_start[:-1]], obs_b[self.pair_start[:-1]]
+        n_pairs, ones = self.pair_a.size, np.ones(self.pair_a.size)
+        self.sum_a = csr_matrix((ones, (self.pair_a, np.arange(n_pairs))), shape=(na, n_pairs))
+        self.sum_b = csr_matrix((ones, (self.pair_b, np.arange(n_pairs))), shape=(nb, n_pairs))
 
-    def normal_equations(self, Ja: FloatArray, Jb: FloatArray, r: FloatArray,
-                         w: FloatArray) -> tuple[FloatArray, ...]:
-        """Blocks of J^T W J and J^T W r: Haa (NA, A, A), Hbb (NB, B, B), Hab (P, A, B),
-        ga (NA, A), gb (NB, B)."""
-        sw = np.sqrt(w)[:, None, None]
-        Ja, Jb, r = Ja * sw, Jb * sw, r * sw[..., 0]
+    def normal_equations(self, Ja: FloatArray, Jb: FloatArray, r: FloatArray, w: FloatArray,
+                         free_a: NDArray[np.bool_]) -> tuple[FloatArray, ...]:
+        """Blocks of J^T W J and J^T W r for Ja (M, 2, A), Jb (M, 2, B), r (M, 2), w (M,),
+        with the columns of fixed camera parameters (``free_a`` (NA, A) False) zeroed:
+        Haa (NA, A, A), Hbb (NB, B, B), Hab (NA, A, NB, B) (zero where a camera did not see a
+        frame), ga (NA, A), gb (NB, B)."""
         A, B = Ja.shape[2], Jb.shape[2]
-        Haa = np.zeros((self.na, A, A))
-        ga = np.zeros((self.na, A))
-        for c, (lo, hi) in enumerate(pairwise(self.camera_start)):
-            Jc = Ja[lo:hi].reshape(-1, A)
-            Haa[c], ga[c] = Jc.T @ Jc, Jc.T @ r[lo:hi].ravel()
-        Hab = _segment_outer(Ja, Jb, self.pair_start)
-        Hbb = np.zeros((self.nb, B, B))
-        np.add.at(Hbb, self.pair_b, _segment_outer(Jb, Jb, self.pair_start))
-        gb = np.zeros((self.nb, B))
-        np.add.at(gb, self.pair_b, np.add.reduceat((Jb * r[:, :, None]).sum(1),
-                                                   self.pair_start))
-        return Haa, Hbb, Hab, ga, gb
+        G = self._pair_grams(np.sqrt(w)[:, None, None], Ja, Jb, r[:, :, None])  # (P, E, E)
+        free = free_a[self.pair_a]                                             # (P, A)
+        G[:, :A] *= free[:, :, None]
+        G[:, :, :A] *= free[:, None, :]
+        per_a = (self.sum_a @ G.reshape(G.shape[0], -1)).reshape(self.na, *G.shape[1:])
+        per_b = (self.sum_b @ G.reshape(G.shape[0], -1)).reshape(self.nb, *G.shape[1:])
+        Hab = np.zeros((self.na, A, self.nb, B))
+        Hab[self.pair_a, :, self.pair_b] = G[:, :A, A:-1]
+        return per_a[:, :A, :A], per_b[:, A:-1, A:-1], Hab, per_a[:, :A, -1], per_b[:, A:-1, -1]
+
+    def _pair_grams(self, sw: FloatArray, *columns: FloatArray) -> FloatArray:
+        """X^T X over each pair's observations of X = sw * [columns] (M, 2, E): (P, E, E).
+        Every pair's observations are padded with zeros to ``n_slots`` so that one batched
+        matrix product makes all the pairs' Gram matrices; in chunks of pairs to bound memory."""
+        n_pairs, e = self.pair_a.size, sum(c.shape[2] for c in columns)
+        G = np.empty((n_pairs, e, e))
+        step = max(1, _CHUNK // self.n_slots)
+        for lo in range(0, n_pairs, step):
+            hi = min(lo + step, n_pairs)
+            obs = slice(self.pair_start[lo], self.pair_start[hi])
+            padded = np.zeros((hi - lo, self.n_slots, 2, e))
+            padded[self.pair[obs] - lo, self.slot[obs]] = np.concatenate(
+                [c[obs] for c in columns], axis=2) * sw[obs]
+            padded = padded.reshape(hi - lo, -1, e)                            # (p, 2 slots, E)
+            G[lo:hi] = padded.transpose(0, 2, 1) @ padded
+        return G
 
     def step(self, system: tuple[FloatArray, ...], lam: float,
              free_a: NDArray[np.bool_]) -> tuple[FloatArray, FloatArray]:
-        """The damped Gauss-Newton step (Marquardt scaling) for cameras and frames."""
+        """The damped Gauss-Newton step (Marquardt scaling) for cameras (NA, A) and frames
+        (NB, B). The frames are eliminated in one matrix product over the dense (NA A, NB B)
+        camera-frame block (5.8 MB for 8 cameras and 1000 frames): S = Daa - Hab Dbb^-1 Hab^T."""
         Haa, Hbb, Hab, ga, gb = system
-        A, B = Haa.shape[1], Hbb.shape[1]
-        Daa = Haa + lam * _diag(Haa) + np.eye(A) * ((~free_a)[:, :, None] + 1e-12)
-        Dbb = Hbb + lam * _diag(Hbb) + 1e-12 * np.eye(B)
-        Dbb_inv = np.linalg.inv(Dbb)                                           # (NB, B, B)
-        Y = np.einsum("pij,pjk->pik", Hab, Dbb_inv[self.pair_b])              # (P, A, B)
-        S = np.zeros((self.na, self.na, A, A))
-        S[np.arange(self.na), np.arange(self.na)] = Daa
-        np.add.at(S, (self.pair_a[self.pp], self.pair_a[self.qq]),
-                  -np.einsum("tij,tkj->tik", Y[self.pp], Hab[self.qq]))
-        rhs = ga.copy()
-        np.add.at(rhs, self.pair_a, -np.einsum("pij,pj->pi", Y, gb[self.pair_b]))
-        S = S.transpose(0, 2, 1, 3).reshape(self.na * A, self.na * A)
-        da = -np.linalg.solve(S, rhs.ravel()).reshape(self.na, A)
+        na, A, nb, B = Hab.shape
+        Daa = _damped(Haa, lam, (~free_a) + 1e-12)
+        Dbb_inv = np.linalg.inv(_damped(Hbb, lam, 1e-12))                     # (NB, B, B)
+        H = Hab.reshape(na * A, nb * B)
+        Y = np.empty((na * A, nb, B))                                          # H Dbb^-1
+        np.matmul(Hab.reshape(na * A, nb, B).transpose(1, 0, 2), Dbb_inv,
+                  out=Y.transpose(1, 0, 2))
+        Y = Y.reshape(na * A, nb * B)
+        S = -(Y @ H.T)
+        S.reshape(na, A, na, A)[np.arange(na), :, np.arange(na)] += Daa       # (a view of S)
+        da = -np.linalg.solve(S, ga.ravel() - Y @ gb.ravel()).reshape(na, A)
         da[~free_a] = 0.0
-        back = gb.copy()
-        np.add.at(back, self.pair_b, np.einsum("pij,pi->pj", Hab, da[self.pair_a]))
-        db = -np.einsum("bij,bj->bi", Dbb_inv, back)
+        back = gb + (da.ravel() @ H).reshape(nb, B)
+        db = -(Dbb_inv @ back[:, :, None])[:, :, 0]
         return da, db
 
 
-def _diag(H: FloatArray) -> FloatArray:
-    """(N, D, D) matrices to (N, D, D) matrices holding only their diagonals."""
-    return np.einsum("nii->ni", H)[:, :, None] * np.eye(H.shape[1])
-
-
-def _segment_outer(X: FloatArray, Y: FloatArray, starts: NDArray[np.int64]) -> FloatArray:
-    """Sum over each segment of observations of X_m^T Y_m: X (M, 2, A), Y (M, 2, B), segments
-    starting at ``starts`` (S,) -> (S, A, B); computed in chunks to bound memory."""
-    m = X.shape[0]
-    out = np.empty((starts.size, X.shape[2], Y.shape[2]))
-    at = np.minimum(np.searchsorted(starts, np.arange(0, m, _CHUNK)), starts.size - 1)
-    cuts = np.unique(np.r_[starts[at], m])
-    for lo, hi in pairwise(cuts):
-        segs = np.flatnonzero((starts >= lo) & (starts < hi))
-        outer = np.swapaxes(X[lo:hi], 1, 2) @ Y[lo:hi]                         # (m, A, B)
-        out[segs] = np.add.reduceat(outer, starts[segs] - lo)
+def _damped(H: FloatArray, lam: float, add: FloatArray | float) -> FloatArray:
+    """(N, D, D) matrices with lam times their diagonals, then ``add`` ((N, D) or a number),
+    added to their diagonals."""
+    out = H.copy()
+    i = np.arange(H.shape[1])
+    out[:, i, i] += lam * H[:, i, i]
+    out[:, i, i] += add
     return out

@@ -27,9 +27,11 @@ from calibration.detections import BoardDetections
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.projection_jacobian import (
-    cross_rows,
     distort_with_jacobian,
+    intrinsics_jacobian,
     left_jacobian,
+    point_jacobian,
+    pose_pair_jacobian,
     rvecs_from_matrices,
 )
 
@@ -259,46 +261,37 @@ class _Problem:
     def project_blocks(self, cam_pose: FloatArray, board_pose: FloatArray, intr: FloatArray,
                        with_jacobian: bool = False) -> tuple[FloatArray, FloatArray | None]:
         """:meth:`project` from camera poses (C, 6), board poses (F, 6), intrinsics (C, 9).
-        Products with a camera's rotation run once per camera over its observations."""
-        o, cams = self.obs, self.by_camera
+        Runs over one camera's observations at a time, in chunks (:meth:`by_camera`): its
+        rotation is then one matrix product and the temporary arrays stay small."""
+        o, n_corners = self.obs, self.obj.shape[0]
         Rc, Rb = rodrigues_to_matrix(cam_pose[:, :3]), rodrigues_to_matrix(board_pose[:, :3])
-        Xb = np.einsum("fij,kj->fki", Rb, self.obj)[o.frame, o.corner]          # (M, 3) Rb X
-        Y = Xb + board_pose[o.frame, 3:]                                       # (M, 3) world
-        W = np.empty_like(Y)                                                   # (M, 3) Rc Y
-        for c, idx in enumerate(cams):
-            W[idx] = Y[idx] @ Rc[c].T
-        Z = W + cam_pose[o.camera, 3:]                                         # (M, 3) camera
-        z = np.where(np.abs(Z[:, 2]) > 1e-9, Z[:, 2], 1e-9)
-        xy = Z[:, :2] / z[:, None]                                             # (M, 2)
-        k = intr[o.camera]                                                     # (M, 9)
-        xd, D, Dk = distort_with_jacobian(xy, k[:, 4:], self.fisheye[o.camera], with_jacobian)
-        uv = xd * k[:, :2] + k[:, 2:4]
-        if D is None or Dk is None:
-            return uv, None
-        # duv/dZ = diag(f) D P with P = [[1/z, 0, -x/z], [0, 1/z, -y/z]]
-        A = np.concatenate([D, -(D @ xy[:, :, None])], axis=2) * (k[:, :2, None] / z[:, None,
-                                                                                    None])
-        J = np.zeros((o.camera.size, 2, _OBS_COLS))
+        corners = (self.obj @ Rb.transpose(0, 2, 1)).reshape(-1, 3)               # (F K, 3) Rb X
         Jl_c, Jl_b = left_jacobian(cam_pose[:, :3]), left_jacobian(board_pose[:, :3])
-        ARc = np.empty_like(A)                                                 # (M, 2, 3)
-        for c, idx in enumerate(cams):
-            a = A[idx]
-            ARc[idx] = a @ Rc[c]
-            # a^T [w]_x = (a x w)^T: the rotation derivatives without skew matrices
-            J[idx, :, 0:3] = -(cross_rows(a, W[idx]) @ Jl_c[c])
-        J[:, :, 3:6] = A
-        J[:, :, 6:9] = -(cross_rows(ARc, Xb) @ Jl_b[o.frame])
-        J[:, :, 9:12] = ARc
-        J[:, 0, 12], J[:, 1, 13] = xd[:, 0], xd[:, 1]
-        J[:, 0, 14] = J[:, 1, 15] = 1.0
-        J[:, :, 16:21] = k[:, :2, None] * Dk
+        uv = np.empty((o.camera.size, 2))
+        J = np.empty((o.camera.size, 2, _OBS_COLS)) if with_jacobian else None
+        for c, idx in self.by_camera():
+            frame = o.frame[idx]
+            Xb = np.take(corners, frame * n_corners + o.corner[idx], axis=0)       # (m, 3)
+            W = (Xb + board_pose[frame, 3:]) @ Rc[c].T                             # (m, 3) Rc Y
+            Z = W + cam_pose[c, 3:]                                                # (m, 3) camera
+            z = np.where(np.abs(Z[:, 2]) > 1e-9, Z[:, 2], 1e-9)
+            xy = Z[:, :2] / z[:, None]                                             # (m, 2)
+            k = np.broadcast_to(intr[c], (xy.shape[0], _N_INTR))                   # (m, 9)
+            xd, D, Dk = distort_with_jacobian(xy, k[:, 4:], np.full(xy.shape[0], self.fisheye[c]),
+                                              with_jacobian)
+            uv[idx] = xd * k[:, :2] + k[:, 2:4]
+            if J is not None and D is not None and Dk is not None:
+                A = point_jacobian(D, xy, k[:, :2], z)                             # (m, 2, 3)
+                np.concatenate([*pose_pair_jacobian(A, W, Rc[c], Jl_c[c], Xb, Jl_b[frame]),
+                                intrinsics_jacobian(xd, k[:, :2], Dk)], axis=2, out=J[idx])
         return uv, J
 
-    @property
-    def by_camera(self) -> list[slice]:
-        """Per camera, the slice of its observations (they are sorted by camera)."""
+    def by_camera(self, chunk: int = 4096) -> list[tuple[int, slice]]:
+        """(camera, slice of its observations) in chunks of at most ``chunk`` observations
+        (they are sorted by camera)."""
         bounds = np.searchsorted(self.obs.camera, np.arange(self.n_cam + 1))
-        return [slice(lo, hi) for lo, hi in pairwise(bounds)]
+        return [(c, slice(start, min(start + chunk, hi)))
+                for c, (lo, hi) in enumerate(pairwise(bounds)) for start in range(lo, hi, chunk)]
 
     def residuals(self, x: FloatArray) -> FloatArray:
         """(2 M + T,) pixel errors, then the square-pixel ties ``TIE_WEIGHT * (fx - fy)``."""

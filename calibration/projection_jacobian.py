@@ -1,8 +1,10 @@
 """Pinhole and fisheye projection pieces with their derivatives, batched over observations.
 
 Used by the bundle adjustment: rotation vectors and their left Jacobian, cross-product
-matrices, and the OpenCV (k1, k2, p1, p2, k3) and fisheye (k1..k4) distortions with their
-derivatives with respect to the ideal image point and to the coefficients.
+matrices, the OpenCV (k1, k2, p1, p2, k3) and fisheye (k1..k4) distortions with their
+derivatives with respect to the ideal image point and to the coefficients, and from those the
+derivatives of a pixel with respect to its 3D point, the camera and board poses and the
+intrinsics.
 """
 
 from __future__ import annotations
@@ -74,6 +76,52 @@ def cross_rows(a: FloatArray, w: FloatArray) -> FloatArray:
     out[..., 0] = a[..., 1] * w2 - a[..., 2] * w1
     out[..., 1] = a[..., 2] * w0 - a[..., 0] * w2
     out[..., 2] = a[..., 0] * w1 - a[..., 1] * w0
+    return out
+
+
+def point_jacobian(D: FloatArray, xy: FloatArray, f: FloatArray, z: FloatArray) -> FloatArray:
+    """Derivatives (m, 2, 3) of m pixels with respect to their points in camera coordinates,
+    diag(f) D P with P = [[1/z, 0, -x/z], [0, 1/z, -y/z]], from d distorted / d xy ``D``
+    (m, 2, 2), the ideal normalized points ``xy`` (m, 2), focal lengths ``f`` (m, 2) and depths
+    ``z`` (m,)."""
+    f_z = f / z[:, None]                                                        # (m, 2)
+    out = np.empty((xy.shape[0], 2, 3))
+    out[:, :, :2] = D * f_z[:, :, None]
+    out[:, :, 2] = -np.einsum("mij,mj->mi", D, xy) * f_z
+    return out
+
+
+def pose_pair_jacobian(A: FloatArray, W: FloatArray, Rc: FloatArray, Jl_c: FloatArray,
+                       Xb: FloatArray, Jl_b: FloatArray) -> tuple[FloatArray, ...]:
+    """Derivatives of m pixels seen by one camera with respect to its pose and to the board's.
+
+    Args:
+        A: (m, 2, 3) derivatives of the pixels with respect to the point in camera coordinates.
+        W: (m, 3) the points rotated into the camera (Rc Y, before its translation).
+        Rc: (3, 3) the camera's rotation; Jl_c: (3, 3) its left Jacobian.
+        Xb: (m, 3) the board corners rotated into the world (Rb X, before the board's
+            translation).
+        Jl_b: (m, 3, 3) the left Jacobian of each observation's board rotation.
+    Returns:
+        (m, 2, 3) each: with respect to the camera's rotation vector, its translation, the
+        board's rotation vector, its translation.
+    """
+    m = A.shape[0]
+    ARc = (A.reshape(-1, 3) @ Rc).reshape(m, 2, 3)
+    # a^T [w]_x = (a x w)^T: the rotation derivatives without skew matrices
+    d_rc = (cross_rows(A, W).reshape(-1, 3) @ -Jl_c).reshape(m, 2, 3)
+    d_rb = -(cross_rows(ARc, Xb) @ Jl_b)
+    return d_rc, A, d_rb, ARc
+
+
+def intrinsics_jacobian(xd: FloatArray, f: FloatArray, Dk: FloatArray) -> FloatArray:
+    """Derivatives (m, 2, 9) of m pixels with respect to fx, fy, cx, cy and the 5 distortion
+    coefficients, from the distorted normalized points ``xd`` (m, 2), the focal lengths ``f``
+    (m, 2) and d distorted / d coefficients ``Dk`` (m, 2, 5)."""
+    out = np.zeros((xd.shape[0], 2, 9))
+    out[:, 0, 0], out[:, 1, 1] = xd[:, 0], xd[:, 1]
+    out[:, 0, 2] = out[:, 1, 3] = 1.0
+    out[:, :, 4:] = f[:, :, None] * Dk
     return out
 
 

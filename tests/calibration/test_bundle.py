@@ -1,5 +1,6 @@
 """Bundle adjustment: exact recovery on noise-free data, analytic vs numeric derivatives, the
-scipy path agreeing with the Schur solver, outlier rejection, square pixels, bad input."""
+projection the same in any chunks, the scipy path agreeing with the Schur solver, outlier
+rejection, square pixels, bad input."""
 
 from __future__ import annotations
 
@@ -79,6 +80,30 @@ def test_analytic_jacobian_matches_finite_differences_for_pinhole_and_fisheye():
     assert np.abs(analytic - numeric).max(axis=0).max() < 1e-5 * scale.max()
     np.testing.assert_allclose(analytic, numeric, rtol=0, atol=1e-5 * scale.max())
     assert problem.tie.size == 3                               # fx = fy held per camera
+
+
+def test_projection_in_small_chunks_equals_one_pass_per_camera(monkeypatch):
+    s, obs, truth = session(n_cams=3, n_frames=20)
+    cams = list(s.rig)
+    cams[1] = Camera(cams[1].name, cams[1].size, cams[1].K, [0.05, -0.01, 0.002, 0.001],
+                     cams[1].R, cams[1].t, fisheye=True)
+    problem = _Problem(cams, truth, obs, s.board.object_points, True, (), 0)
+    x = problem.x0 * (1 + np.random.default_rng(1).normal(0, 1e-3, problem.x0.size))
+    whole_uv, whole_J = problem.project(x, with_jacobian=True)
+    chunks = problem.by_camera(chunk=7)
+    assert {c for c, _ in chunks} == {0, 1, 2} and max(i.stop - i.start for _, i in chunks) == 7
+    assert np.array_equal(np.concatenate([np.arange(i.start, i.stop) for _, i in chunks]),
+                          np.arange(obs.camera.size))
+    assert all((obs.camera[i] == c).all() for c, i in chunks)
+    by_camera = _Problem.by_camera
+    monkeypatch.setattr(_Problem, "by_camera", lambda self, chunk=7: by_camera(self, chunk))
+    uv, J = problem.project(x, with_jacobian=True)
+    np.testing.assert_allclose(uv, whole_uv, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(J, whole_J, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(problem.project(x)[0], uv, rtol=0, atol=1e-9)
+    world = truth.corners(s.board.object_points)[obs.frame, obs.corner]       # (M, 3)
+    expected = np.concatenate([cams[c].project(world[obs.camera == c]) for c in range(3)])
+    np.testing.assert_allclose(problem.project(problem.x0)[0], expected, atol=1e-9)
 
 
 @pytest.mark.parametrize("solver", ["scipy", "scipy-numeric"])
