@@ -9,10 +9,8 @@ clearly better), a plausibility check, and the world frame from a board lying on
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -210,12 +208,10 @@ def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) 
 def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoard,
                     given: Mapping[str, Camera], fisheye: bool, max_views: int
                     ) -> dict[str, IntrinsicsResult]:
-    """Every camera's intrinsics from all of its own views (synchronised or not), in threads."""
-    def one(name: str) -> IntrinsicsResult:
-        return _intrinsics(detections[name], board, given.get(name), fisheye, max_views)
-
-    with ThreadPoolExecutor(min(len(detections), os.cpu_count() or 1)) as pool:
-        return dict(zip(detections, pool.map(one, detections)))
+    """Every camera's intrinsics from all of its own views (synchronised or not), one camera
+    after another (the fits are short numpy steps: threads would only contend for the GIL)."""
+    return {name: _intrinsics(det, board, given.get(name), fisheye, max_views)
+            for name, det in detections.items()}
 
 
 def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, fisheye: bool,
