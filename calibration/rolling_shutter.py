@@ -49,7 +49,7 @@ MIN_MOVING = 30             # observations with a known velocity a camera needs 
 MIN_GAIN = 0.05             # the correction is kept only if it cuts the RMS by this fraction
 PER_CAMERA_GAIN = 0.05     # cameras of a group get a line time each only if that fits 5 % better
 MAX_ROUNDS = 12
-TOLERANCE = 1e-3            # stop when no parameter moves more than this x its bound
+TOLERANCE = 1e-2            # stop when no parameter moves more than this x its bound
 
 
 @dataclass(frozen=True)
