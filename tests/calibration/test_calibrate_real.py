@@ -43,7 +43,7 @@ def test_opencv_charuco_photos_against_opencvs_calibration(shared_data):
     them, the full model on cornerSubPix corners 446-469, on ours 480.4; leaving one photo
     out moves ours over 453-529. Rendered copies of these views with the reference camera as
     the truth give our corners 0.03-0.04 px errors and the full model fx 452.7 +- 3.9, so the
-    spread is the photos', not the corners'. Measured: fx = fy = 476.6 (+5.3 %, +4.3 %, 1.6
+    spread is the photos', not the corners'. Measured: fx = fy = 476.8 (+5.4 %, +4.4 %, 1.7
     of its reported standard deviations, 14.7 px), RMS 0.172 px."""
     board = Board.charuco((5, 7), 0.04, 0.02, "DICT_6X6_250")
     folder = shared_data / "opencv_charuco"
