@@ -39,6 +39,7 @@ MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to 
 MIN_VIEWS = 3
 MODEL_EXTRAS = ("tangential", "aspect", "k3")   # beyond square pixels, k1 and k2: on demand
 _FOCAL_SCAN = np.geomspace(0.2, 8.0, 25)     # focal candidates, in image widths
+_NO_DISTORTION = np.zeros(5)
 _SCAN_VIEWS = 15                             # views (most corners) scored per candidate
 _FILM_ADVICE = ("film the board closer so that it fills a good part of the image, in every "
                 "region of the image including the corners, and tilted by 30-45 degrees "
@@ -158,7 +159,7 @@ def select_views(det: BoardDetections, obj: FloatArray, camera: Camera,
     covered = np.zeros(cells.shape[1], bool)
     seen_bins = np.zeros(onehot.shape[1], bool)
     free = np.ones(det.frames.size, bool)
-    chosen = []
+    chosen: list[int] = []
     while free.any() and len(chosen) < max_views:
         gain = (cells & ~covered).sum(1) + 4.0 * (onehot & ~seen_bins).sum(1) + 0.5 * fill
         if not (gain[free] >= 1.0).any():
@@ -240,13 +241,13 @@ def _fit_with_rejection(det: BoardDetections, obj: FloatArray, prior: Camera,
         deviations of the intrinsics, the model's extras.
     """
     xy = det.xy.copy()
-    views, rejected, model = chosen.copy(), [], frozenset()
+    views, rejected, model = chosen.copy(), [], frozenset[str]()
     camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, prior, model)
     for _ in range(4):
-        scale = 1.4826 * np.nanmedian(residual)
+        scale = 1.4826 * float(np.nanmedian(residual))
         bad_corner = residual > max(6.0 * scale, 2.0)
         per_view = np.sqrt(np.nanmean(np.where(bad_corner, np.nan, residual)**2, axis=1))
-        bad_view = per_view > max(3.0 * np.median(per_view), 1.0)
+        bad_view = per_view > max(3.0 * float(np.median(per_view)), 1.0)
         if bad_view.sum() > views.size - MIN_VIEWS:
             bad_view[:] = False
         if not bad_corner.any() and not bad_view.any():
@@ -329,7 +330,7 @@ def _view_poses(camera: Camera, obj: FloatArray, xy: FloatArray) -> BoardPoses:
     R, t = np.tile(np.eye(3), (xy.shape[0], 1, 1)), np.tile([0.0, 0.0, 1.0], (xy.shape[0], 1))
     for v, p in enumerate(ideal):
         seen = np.isfinite(p[:, 0])
-        ok, rvec, tvec = cv2.solvePnP(obj[seen], p[seen], np.eye(3), None,
+        ok, rvec, tvec = cv2.solvePnP(obj[seen], p[seen], np.eye(3), _NO_DISTORTION,
                                       flags=cv2.SOLVEPNP_IPPE)
         if ok:
             R[v], t[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
@@ -371,7 +372,7 @@ def _fit_of_fixed(det: BoardDetections, obj: FloatArray, fixed: Camera,
     ideal = camera.undistort(det.xy)                                        # (N, K, 2)
     residual = np.stack([_pnp_residuals(obj, p, np.eye(3), refine=True) for p in ideal])
     residual *= camera.K[0, 0]                                              # (N, K) pixels
-    residual[residual > max(6.0 * 1.4826 * np.nanmedian(residual), 2.0)] = np.nan
+    residual[residual > max(6.0 * 1.4826 * float(np.nanmedian(residual)), 2.0)] = np.nan
     per_view = np.sqrt(np.nanmean(residual**2, axis=1))
     rms = float(np.sqrt(np.mean(per_view**2)))
     return IntrinsicsResult(camera, rms, det.frames.copy(), per_view, coverage)
@@ -394,12 +395,12 @@ def _pnp_residuals(obj: FloatArray, uv: FloatArray, K: FloatArray,
     seen = np.isfinite(uv[:, 0])
     o, p = obj[seen].astype(np.float64), uv[seen].astype(np.float64)
     out = np.full(uv.shape[0], np.nan)
-    ok, rvec, tvec = cv2.solvePnP(o, p, K, None, flags=cv2.SOLVEPNP_IPPE)
+    ok, rvec, tvec = cv2.solvePnP(o, p, K, _NO_DISTORTION, flags=cv2.SOLVEPNP_IPPE)
     if not ok:
         return np.full(uv.shape[0], np.inf)
     if refine:
-        rvec, tvec = cv2.solvePnPRefineLM(o, p, K, None, rvec, tvec)
-    proj, _ = cv2.projectPoints(o, rvec, tvec, K, None)
+        rvec, tvec = cv2.solvePnPRefineLM(o, p, K, _NO_DISTORTION, rvec, tvec)
+    proj, _ = cv2.projectPoints(o, rvec, tvec, K, _NO_DISTORTION)
     out[seen] = np.linalg.norm(proj.reshape(-1, 2) - p, axis=1)
     return out
 
@@ -428,7 +429,7 @@ def _tilt_bins(det: BoardDetections, obj: FloatArray, camera: Camera) -> NDArray
     ideal = camera.undistort(det.xy)
     for i, p in enumerate(ideal):
         seen = np.isfinite(p[:, 0])
-        ok, rvec, _ = cv2.solvePnP(obj[seen], p[seen], np.eye(3), None,
+        ok, rvec, _ = cv2.solvePnP(obj[seen], p[seen], np.eye(3), _NO_DISTORTION,
                                    flags=cv2.SOLVEPNP_IPPE)
         normals[i] = cv2.Rodrigues(rvec)[0][:, 2] if ok else (0.0, 0.0, 1.0)
     tilt = np.degrees(np.arccos(np.clip(np.abs(normals[:, 2]), 0, 1)))
