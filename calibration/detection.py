@@ -127,7 +127,7 @@ class BoardFinder:
         side), or None."""
         board, width = self.board, image.shape[1]
         seen = np.isfinite(last_xy[:, 0])
-        box = board_box(last_xy[seen], board.object_points[seen, :2], board, image.shape,
+        box = board_box(last_xy[seen], _board_xy(board)[seen], board, image.shape,
                         _TRACK_GROW)
         if mirrored:
             image = np.ascontiguousarray(image[:, ::-1])
@@ -205,7 +205,7 @@ def _refined(image: NDArray[np.uint8], board: Board, corners: FloatArray,
              ids: NDArray[np.integer]) -> FloatArray | None:
     """(K, 2) saddle-refined corners from OpenCV's (n, 2) with ids (n,), NaN where unseen or
     refinement failed; None when too few survive or they lie on one line."""
-    board_xy = board.object_points[ids, :2]
+    board_xy = _board_xy(board)[ids]
     if not spans_plane(board_xy, board.square_size):
         return None
     xy = refine_corners(image, corners, board_xy, _charuco_window(board), board.square_size)
@@ -215,6 +215,15 @@ def _refined(image: NDArray[np.uint8], board: Board, corners: FloatArray,
     out = np.full((board.n_corners, 2), np.nan)
     out[ids[keep]] = xy[keep]
     return out
+
+
+@lru_cache(maxsize=16)
+def _board_xy(board: Board) -> FloatArray:
+    """(K, 2) board coordinates of the corners (``Board.object_points`` computes them anew
+    on every call; read-only here)."""
+    xy = np.ascontiguousarray(board.object_points[:, :2])
+    xy.flags.writeable = False
+    return xy
 
 
 @lru_cache(maxsize=16)

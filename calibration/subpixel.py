@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 FloatArray = NDArray[np.float64]
 
@@ -96,8 +97,9 @@ def _saddles(image: NDArray[np.float32], xy: FloatArray, axes: FloatArray
     xy = xy.astype(np.float64, copy=True)
     ok = np.ones(len(xy), bool)
     offsets = np.einsum("nij,mj->nmi", axes, _OFFSETS)                      # (N, M, 2)
+    off_x, off_y = offsets[..., 0].copy(), offsets[..., 1].copy()            # (N, M) each
     for _ in range(_ITERATIONS):
-        values = _bilinear(image, xy[:, None, :] + offsets)                  # (N, M)
+        values = _bilinear(image, xy[:, :1] + off_x, xy[:, 1:] + off_y)      # (N, M)
         a, b, c, d, e, _ = _FIT @ values.T                                   # each (N,)
         det = 4 * a * c - b * b
         ok &= det < 0
@@ -111,16 +113,11 @@ def _saddles(image: NDArray[np.float32], xy: FloatArray, axes: FloatArray
     return xy, ok
 
 
-def _bilinear(image: NDArray[np.float32], pts: FloatArray) -> FloatArray:
-    """(...) image values at sub-pixel points (..., 2), bilinear at full precision (OpenCV's
-    remap rounds positions to 1/32 px, which leaves the saddle jittering by ~1e-3 px); points
-    outside take the nearest border value."""
-    h, w = image.shape
-    x = np.clip(pts[..., 0], 0.0, w - 1.0)
-    y = np.clip(pts[..., 1], 0.0, h - 1.0)
-    j = np.minimum(x.astype(np.int64), w - 2)
-    i = np.minimum(y.astype(np.int64), h - 2)
-    fx, fy = x - j, y - i
-    top = (1 - fx) * image[i, j] + fx * image[i, j + 1]
-    bottom = (1 - fx) * image[i + 1, j] + fx * image[i + 1, j + 1]
-    return (1 - fy) * top + fy * bottom
+def _bilinear(image: NDArray[np.float32], x: FloatArray, y: FloatArray) -> FloatArray:
+    """(...) image (H, W) values at sub-pixel points with coordinates ``x``, ``y`` (same
+    shape), bilinear at full precision (OpenCV's remap rounds positions to 1/32 px, which
+    leaves the saddle jittering by ~1e-3 px); points outside take the nearest border value."""
+    out = np.empty(x.shape)
+    ndimage.map_coordinates(image, np.stack([y, x]), output=out, order=1, mode="nearest",
+                            prefilter=False)
+    return out

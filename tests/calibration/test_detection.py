@@ -473,3 +473,24 @@ def test_broken_footage_fails_before_detection(tmp_path, board_video):
     broken.write_bytes(b"\x00" * 100)
     with pytest.raises(FootageError, match=r"cam_b.mp4"):
         detect_all({"cam_v": board_video, "cam_b": broken}, BOARD, workers=2, progress=False)
+
+
+def test_bilinear_sampling_is_exact_and_clamps_at_the_border():
+    """The saddle fit's sampler: the exact bilinear blend of the four neighbours (no 1/32 px
+    rounding as in cv2.remap), outside points taking the nearest border value, and plane
+    images reproduced exactly (bilinear interpolation is exact on them)."""
+    from calibration.subpixel import _bilinear
+    rng = np.random.default_rng(11)
+    image = rng.uniform(0, 255, (37, 53)).astype(np.float32)
+    x, y = rng.uniform(-4, 57, (6, 81)), rng.uniform(-4, 41, (6, 81))
+    cx, cy = np.clip(x, 0, 52), np.clip(y, 0, 36)
+    j, i = np.minimum(cx.astype(int), 51), np.minimum(cy.astype(int), 35)
+    fx, fy = cx - j, cy - i
+    expected = ((1 - fy) * ((1 - fx) * image[i, j] + fx * image[i, j + 1])
+                + fy * ((1 - fx) * image[i + 1, j] + fx * image[i + 1, j + 1]))
+    np.testing.assert_allclose(_bilinear(image, x, y), expected, rtol=0, atol=1e-9)
+    rows, cols = np.mgrid[0:37, 0:53]
+    plane = (0.7 * cols - 1.3 * rows + 60).astype(np.float32)
+    inside_x, inside_y = rng.uniform(0, 52, 500), rng.uniform(0, 36, 500)
+    np.testing.assert_allclose(_bilinear(plane, inside_x, inside_y),
+                               0.7 * inside_x - 1.3 * inside_y + 60, atol=1e-4)
