@@ -1,12 +1,13 @@
 """Intrinsics of one camera from its board views: focal lengths, principal point, distortion.
 
 Steps: a focal-length prior from a scan of board-pose fits (principal point at the centre, no
-distortion), a greedy choice of views that cover the image and the board's tilts (instead of
-every near-duplicate frame of a video), a least-squares fit of the camera and a board pose per
-view from that prior (``calibration.bundle``, as OpenCV's ``calibrateCamera`` but with the board
-poses eliminated, so a step costs the same for 40 views as for 4), then rounds that drop outlier
-corners and bad views and refit, and a plausibility check whose message says what to film. The joint bundle adjustment (``calibration.bundle``) refines the result with every
-camera's views; this module only has to land near the truth.
+distortion), a choice of views that cover the image and the board's tilts
+(``calibration.view_selection``), a least-squares fit of the camera and a board pose per view
+from that prior (``calibration.bundle``: OpenCV's ``calibrateCamera`` problem with the board
+poses eliminated, so a step grows linearly with the views, not cubically), then rounds that
+drop outlier corners and bad views and refit, and a plausibility check whose message says what
+to film. The joint bundle adjustment refines the result with every camera's views; this module
+only has to land near the truth.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from calibration.camera import Camera
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import BoardPoses
+from calibration.view_selection import coverage_grid, select_views
 
 FloatArray = NDArray[np.float64]
 
-COVERAGE_CELLS = (8, 6)          # image grid (columns, rows) for coverage and view selection
 MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to use
 MIN_VIEWS = 3
 MODEL_EXTRAS = ("tangential", "aspect", "k3")   # beyond square pixels, k1 and k2: on demand
@@ -142,45 +143,6 @@ def initial_camera(det: BoardDetections, obj: FloatArray, *, fisheye: bool = Fal
         candidates = focal * step ** np.arange(-3, 4)
     return Camera(det.camera, det.image_size, _K(focal, w, h), np.zeros(4 if fisheye else 5),
                   fisheye=fisheye)
-
-
-def select_views(det: BoardDetections, obj: FloatArray, camera: Camera,
-                 max_views: int) -> NDArray[np.int64]:
-    """Greedy choice of at most ``max_views`` views: each pick adds the most image cells not yet
-    covered and board tilts not yet seen; once nothing new is left, coverage starts over.
-
-    Returns:
-        (V,) indices into ``det.frames``, in the order chosen.
-    """
-    cells = _cells_per_view(det)                                       # (N, S) bool
-    bins = _tilt_bins(det, obj, camera)                                # (N,) int
-    onehot = np.eye(bins.max() + 1, dtype=bool)[bins]                  # (N, B)
-    fill = det.n_corners / det.xy.shape[1]
-    covered = np.zeros(cells.shape[1], bool)
-    seen_bins = np.zeros(onehot.shape[1], bool)
-    free = np.ones(det.frames.size, bool)
-    chosen: list[int] = []
-    while free.any() and len(chosen) < max_views:
-        gain = (cells & ~covered).sum(1) + 4.0 * (onehot & ~seen_bins).sum(1) + 0.5 * fill
-        if not (gain[free] >= 1.0).any():
-            covered[:], seen_bins[:] = False, False
-            continue
-        i = int(np.argmax(np.where(free, gain, -np.inf)))
-        chosen.append(i)
-        free[i] = False
-        covered |= cells[i]
-        seen_bins |= onehot[i]
-    return np.asarray(chosen, np.int64)
-
-
-def coverage_grid(det: BoardDetections,
-                  cells: tuple[int, int] = COVERAGE_CELLS) -> NDArray[np.int64]:
-    """(rows, columns) number of detected corners falling in each cell of the image grid."""
-    xy = det.xy[np.isfinite(det.xy[..., 0])]                            # (M, 2)
-    col, row = _cell_of(xy, det.image_size, cells)
-    grid = np.zeros((cells[1], cells[0]), np.int64)
-    np.add.at(grid, (row, col), 1)
-    return grid
 
 
 def intrinsics_problems(camera: Camera, *, coverage: float | None = None,
@@ -403,39 +365,6 @@ def _pnp_residuals(obj: FloatArray, uv: FloatArray, K: FloatArray,
     proj, _ = cv2.projectPoints(o, rvec, tvec, K, _NO_DISTORTION)
     out[seen] = np.linalg.norm(proj.reshape(-1, 2) - p, axis=1)
     return out
-
-
-def _cell_of(xy: FloatArray, size: tuple[int, int], cells: tuple[int, int]
-             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    col = np.clip((xy[..., 0] / size[0] * cells[0]).astype(np.int64), 0, cells[0] - 1)
-    row = np.clip((xy[..., 1] / size[1] * cells[1]).astype(np.int64), 0, cells[1] - 1)
-    return col, row
-
-
-def _cells_per_view(det: BoardDetections,
-                    cells: tuple[int, int] = COVERAGE_CELLS) -> NDArray[np.bool_]:
-    """(N, columns * rows) True where a view has a corner in a cell."""
-    seen = np.isfinite(det.xy[..., 0])                                       # (N, K)
-    col, row = _cell_of(np.nan_to_num(det.xy), det.image_size, cells)        # (N, K)
-    out = np.zeros((det.frames.size, cells[0] * cells[1]), bool)
-    view = np.broadcast_to(np.arange(det.frames.size)[:, None], seen.shape)
-    out[view[seen], (row * cells[0] + col)[seen]] = True
-    return out
-
-
-def _tilt_bins(det: BoardDetections, obj: FloatArray, camera: Camera) -> NDArray[np.int64]:
-    """(N,) bin of each view's board tilt: 0 facing the camera, then 4 directions x 3 angles."""
-    normals = np.zeros((det.frames.size, 3))
-    ideal = camera.undistort(det.xy)
-    for i, p in enumerate(ideal):
-        seen = np.isfinite(p[:, 0])
-        ok, rvec, _ = cv2.solvePnP(obj[seen], p[seen], np.eye(3), _NO_DISTORTION,
-                                   flags=cv2.SOLVEPNP_IPPE)
-        normals[i] = cv2.Rodrigues(rvec)[0][:, 2] if ok else (0.0, 0.0, 1.0)
-    tilt = np.degrees(np.arccos(np.clip(np.abs(normals[:, 2]), 0, 1)))
-    direction = ((np.arctan2(normals[:, 1], normals[:, 0]) + np.pi / 4) // (np.pi / 2)) % 4
-    level = np.digitize(tilt, [15.0, 30.0, 45.0])                            # 0..3
-    return np.where(level == 0, 0, 1 + 4 * (level - 1) + direction).astype(np.int64)
 
 
 def data_radius(det: BoardDetections, camera: Camera) -> float:

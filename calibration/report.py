@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 from calibration.camera import Camera, CameraRig
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
-from calibration.intrinsics import COVERAGE_CELLS, IntrinsicsResult, coverage_grid
+from calibration.intrinsics import IntrinsicsResult
 from calibration.io import write_text_atomically
+from calibration.view_selection import COVERAGE_CELLS, coverage_grid
 
 if TYPE_CHECKING:
     from calibration.bundle import BundleResult

@@ -11,13 +11,12 @@ from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.intrinsics import (
     calibrate_intrinsics,
-    coverage_grid,
     distortion_is_monotonic,
     initial_camera,
     intrinsics_problems,
     raise_if_implausible,
-    select_views,
 )
+from calibration.view_selection import coverage_grid, select_views
 from mocap.synthetic.board_observations import GridBoard, handheld_board_poses, observe_board
 from mocap.synthetic.studio import ring_rig
 
