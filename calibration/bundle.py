@@ -23,7 +23,7 @@ from scipy.sparse import csr_matrix
 
 from calibration.block_lm import solve_block_lm
 from calibration.camera import Camera, rodrigues_to_matrix
-from calibration.detections import BoardDetections
+from calibration.detections import Observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.projection_jacobian import (
@@ -43,26 +43,6 @@ _N_INTR = 9
 _OBS_COLS = 6 + 6 + _N_INTR            # parameters one observation depends on
 _CAMERA_COLS = np.r_[0:6, 12:_OBS_COLS]  # camera pose and intrinsics among those
 TIE_WEIGHT = 100.0                       # cost of fx - fy per pixel, for square pixels
-
-
-@dataclass(frozen=True)
-class Observations:
-    """Every observed corner, flat: M observations.
-
-    Attributes:
-        camera: (M,) camera index.
-        frame: (M,) index into the board poses (not the frame number).
-        corner: (M,) corner id (row of the board's object points).
-        xy: (M, 2) observed pixels.
-    """
-
-    camera: NDArray[np.int64]
-    frame: NDArray[np.int64]
-    corner: NDArray[np.int64]
-    xy: FloatArray
-
-    def select(self, keep: NDArray[np.bool_]) -> Observations:
-        return Observations(self.camera[keep], self.frame[keep], self.corner[keep], self.xy[keep])
 
 
 @dataclass(frozen=True)
@@ -92,27 +72,6 @@ class BundleResult:
     cost: float
     n_evaluations: int
     seconds: float
-
-
-def seen_corners(det: BoardDetections, frames: NDArray[np.int64]
-                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(view, corner) indices (M,) of the corners ``det`` saw in ``frames``, in the order
-    :func:`observations` lays them out."""
-    view, corner = np.nonzero(np.isfinite(det.xy[..., 0]) & np.isin(det.frames, frames)[:, None])
-    return view, corner
-
-
-def observations(detections: Sequence[BoardDetections], frames: NDArray[np.int64]
-                 ) -> Observations:
-    """Flatten the seen corners of C cameras' detections whose frame is in ``frames`` (F,)."""
-    parts = []
-    for c, det in enumerate(detections):
-        view, corner = seen_corners(det, frames)
-        frame = np.searchsorted(frames, det.frames[view])
-        parts.append((np.full(view.size, c), frame, corner, det.xy[view, corner]))
-    cam, frame, corner, xy = (np.concatenate(p) for p in zip(*parts))
-    return Observations(cam.astype(np.int64), frame.astype(np.int64), corner.astype(np.int64),
-                        xy.reshape(-1, 2))
 
 
 def bundle_adjust(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import BundleResult, bundle_adjust, observations
+from calibration.bundle import BundleResult, bundle_adjust
 from calibration.camera import Camera, CameraRig
-from calibration.detections import BoardDetections
+from calibration.detections import BoardDetections, observations
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
 from calibration.extrinsics import (
     MIN_POSE_CORNERS,

@@ -24,12 +24,11 @@ from calibration.bundle import (
     PINHOLE_PARAMS,
     TIE_WEIGHT,
     BundleResult,
-    Observations,
     bundle_adjust,
     projection_jacobians,
 )
 from calibration.camera import Camera
-from calibration.detections import BoardDetections
+from calibration.detections import BoardDetections, Observations
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.view_selection import coverage_grid, select_views

@@ -31,15 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import lsq_linear
 
-from calibration.bundle import (
-    BundleResult,
-    Observations,
-    bundle_adjust,
-    observations,
-    projection_jacobians,
-    seen_corners,
-)
-from calibration.detections import BoardDetections
+from calibration.bundle import BundleResult, bundle_adjust, projection_jacobians
+from calibration.detections import BoardDetections, Observations, observations, seen_corners
 from calibration.sync import SyncTable, frame_period
 
 FloatArray = NDArray[np.float64]
@@ -126,7 +119,7 @@ def padded(times: FloatArray, n: int) -> FloatArray:
 
 def per_observation(detections: Sequence[BoardDetections], values: Sequence[FloatArray],
                     frames: NDArray[np.int64]) -> FloatArray:
-    """Per-view or per-corner ``values`` of C cameras laid out like ``bundle.observations``.
+    """Per-view or per-corner ``values`` of C cameras laid out like ``detections.observations``.
 
     Args:
         detections: C synchronized detections (as given to ``observations``).

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy.optimize._numdiff import approx_derivative
 
-from calibration.bundle import Observations, _Problem, bundle_adjust, observations
+from calibration.bundle import _Problem, bundle_adjust
 from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
+from calibration.detections import Observations, observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from mocap.synthetic.board_observations import simulate_board_session
