@@ -66,6 +66,20 @@ class ViewPoses:
     n_corners: NDArray[np.int64]
 
 
+def ippe_poses(camera: Camera, object_points: FloatArray, xy: FloatArray) -> BoardPoses:
+    """The board's pose (board to camera) in each of V views, xy (V, K, 2) pixels NaN where
+    unseen, by IPPE on the undistorted corners; identity and 1 m ahead where it fails."""
+    ideal = camera.undistort(xy)
+    R, t = np.tile(np.eye(3), (xy.shape[0], 1, 1)), np.tile([0.0, 0.0, 1.0], (xy.shape[0], 1))
+    for v, p in enumerate(ideal):
+        seen = np.isfinite(p[:, 0])
+        ok, rvec, tvec = cv2.solvePnP(object_points[seen], p[seen], np.eye(3), np.zeros(5),
+                                      flags=cv2.SOLVEPNP_IPPE)
+        if ok:
+            R[v], t[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
+    return BoardPoses(np.arange(xy.shape[0]), R, t)
+
+
 def board_poses_in_camera(det: BoardDetections, camera: Camera, object_points: FloatArray, *,
                           max_rms_px: float = 3.0) -> ViewPoses:
     """The board's pose in every view of one camera (views that fit worse are left out).

@@ -30,7 +30,7 @@ from calibration.bundle import (
 from calibration.camera import Camera
 from calibration.detections import BoardDetections, Observations
 from calibration.errors import BoardNotFoundError, SolverError
-from calibration.extrinsics import BoardPoses
+from calibration.extrinsics import ippe_poses
 from calibration.view_selection import coverage_grid, select_views
 
 FloatArray = NDArray[np.float64]
@@ -257,7 +257,7 @@ def _fit(name: str, size: tuple[int, int], obj: FloatArray, xy: FloatArray,
     view, corner = np.nonzero(np.isfinite(seen_xy[..., 0]))
     obs = Observations(np.zeros(view.size, np.int64), view, corner, seen_xy[view, corner])
     try:
-        result = bundle_adjust([camera], _view_poses(camera, obj, seen_xy), obs, obj,
+        result = bundle_adjust([camera], ippe_poses(camera, obj, seen_xy), obs, obj,
                                refine_intrinsics=True, fixed_intrinsics=fixed,
                                square_pixels=square, loss="linear", outlier_px=None)
     except SolverError as e:
@@ -283,19 +283,6 @@ def _model_camera(start: Camera, model: frozenset[str]
         ("k3",) if "k3" not in model else ())
     dist[[PINHOLE_PARAMS.index(n) - 4 for n in fixed]] = 0.0
     return start.replace(K=K, dist=dist, R=np.eye(3), t=np.zeros(3)), fixed, square
-
-
-def _view_poses(camera: Camera, obj: FloatArray, xy: FloatArray) -> BoardPoses:
-    """Board poses (board to camera) of V views (V, K, 2) by IPPE on undistorted corners."""
-    ideal = camera.undistort(xy)
-    R, t = np.tile(np.eye(3), (xy.shape[0], 1, 1)), np.tile([0.0, 0.0, 1.0], (xy.shape[0], 1))
-    for v, p in enumerate(ideal):
-        seen = np.isfinite(p[:, 0])
-        ok, rvec, tvec = cv2.solvePnP(obj[seen], p[seen], np.eye(3), _NO_DISTORTION,
-                                      flags=cv2.SOLVEPNP_IPPE)
-        if ok:
-            R[v], t[v] = cv2.Rodrigues(rvec)[0], tvec.ravel()
-    return BoardPoses(np.arange(xy.shape[0]), R, t)
 
 
 def _standard_deviations(result: BundleResult, obs: Observations, obj: FloatArray,

@@ -6,17 +6,16 @@ COVERAGE_CELLS) and the board's tilts pin the lens as well and cost a fraction o
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from calibration.camera import Camera
 from calibration.detections import BoardDetections
+from calibration.extrinsics import ippe_poses
 
 FloatArray = NDArray[np.float64]
 
 COVERAGE_CELLS = (8, 6)          # image grid (columns, rows) for coverage and view selection
-_NO_DISTORTION = np.zeros(5)
 
 
 def select_views(det: BoardDetections, obj: FloatArray, camera: Camera,
@@ -78,13 +77,7 @@ def _cells_per_view(det: BoardDetections,
 
 def _tilt_bins(det: BoardDetections, obj: FloatArray, camera: Camera) -> NDArray[np.int64]:
     """(N,) bin of each view's board tilt: 0 facing the camera, then 4 directions x 3 angles."""
-    normals = np.zeros((det.frames.size, 3))
-    ideal = camera.undistort(det.xy)
-    for i, p in enumerate(ideal):
-        seen = np.isfinite(p[:, 0])
-        ok, rvec, _ = cv2.solvePnP(obj[seen], p[seen], np.eye(3), _NO_DISTORTION,
-                                   flags=cv2.SOLVEPNP_IPPE)
-        normals[i] = cv2.Rodrigues(rvec)[0][:, 2] if ok else (0.0, 0.0, 1.0)
+    normals = ippe_poses(camera, obj, det.xy).R[:, :, 2]                    # (N, 3)
     tilt = np.degrees(np.arccos(np.clip(np.abs(normals[:, 2]), 0, 1)))
     direction = ((np.arctan2(normals[:, 1], normals[:, 0]) + np.pi / 4) // (np.pi / 2)) % 4
     level = np.digitize(tilt, [15.0, 30.0, 45.0])                            # 0..3
