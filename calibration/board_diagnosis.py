@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.board import Board, aruco_dictionary
+from calibration.marker_search import detector_parameters
 
 _FAMILIES = ("DICT_4X4_1000", "DICT_5X5_1000", "DICT_6X6_1000", "DICT_7X7_1000",
              "DICT_ARUCO_ORIGINAL", "DICT_APRILTAG_36h11", "DICT_APRILTAG_25h9",
@@ -84,11 +85,9 @@ def _positive(gray: NDArray[np.uint8], inverted: bool) -> NDArray[np.uint8]:
 
 def _count_markers(image: NDArray[np.uint8], dictionary: str) -> tuple[int, int]:
     """(number of markers, largest id) of ``dictionary`` in ``image``."""
-    params = cv2.aruco.DetectorParameters()
-    params.minMarkerPerimeterRate = 0.01
-    detector = cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
+    detector = cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), detector_parameters())
     _, ids, _ = detector.detectMarkers(image)
-    return (0, -1) if ids is None else (len(ids), int(ids.max()))
+    return (0, -1) if ids is None or len(ids) == 0 else (len(ids), int(ids.max()))
 
 
 def _charuco_cause(board: Board, log: FailureLog) -> str | None:

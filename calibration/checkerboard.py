@@ -38,7 +38,7 @@ def find_checkerboard(image: NDArray[np.uint8], board: Board, min_corners: int =
     found, corners = cv2.findChessboardCornersSB(small, board.corner_grid, flags=flags)
     if not found:
         return None
-    xy = (corners[:, 0].astype(float) + 0.5) / scale - 0.5                  # full-res pixels
+    xy = (corners.reshape(-1, 2).astype(float) + 0.5) / scale - 0.5                 # full-res pixels
     ordered = _checker_order(image, xy, board)
     if ordered is None:
         return None

@@ -197,7 +197,7 @@ def _charuco_in_box(image: NDArray[np.uint8], board: Board, box: Box, legacy: bo
         markerIds=markers.astype(np.int32)[:, None])
     if ids is None or len(ids) < MIN_CHARUCO_CORNERS:
         return None, markers
-    return _refined(image, board, corners[:, 0].astype(np.float64),
+    return _refined(image, board, corners.reshape(-1, 2).astype(np.float64),
                     ids.ravel().astype(np.int64)), markers
 
 

@@ -26,6 +26,7 @@ Box = tuple[int, int, int, int]        # x0, y0, x1, y1: columns x0..x1-1, rows 
 
 MIN_PERIMETER_RATE = 0.01              # of the frame's longer side: markers down to ~3 px a side
 _QUICK_PASSES = ((1, 3), (2, 7))       # (downscale factor, adaptive threshold window px)
+BIT_THRESHOLD = 0.6                     # see detector_parameters
 PAD_PX = 24                            # > half the largest threshold window + border distance
 
 
@@ -45,9 +46,9 @@ def quick_markers(image: NDArray[np.uint8], board: Board
         level = image if scale == 1 else cv2.resize(image, None, fx=1 / scale, fy=1 / scale,
                                                     interpolation=cv2.INTER_AREA)
         found, found_ids, _ = _quick_detector(board.dictionary, window).detectMarkers(level)
-        if found_ids is not None:
+        if found_ids is not None and len(found_ids):
             ids.append(found_ids.ravel().astype(np.int64))
-            corners.append((np.asarray(found, np.float64)[:, 0] + 0.5) * scale - 0.5)
+            corners.append((np.asarray(found, np.float64).reshape(-1, 4, 2) + 0.5) * scale - 0.5)
             if (ids[-1] < board.n_markers).any():
                 break                   # enough to place the box; the full detector does the rest
     return np.concatenate(ids), np.concatenate(corners)
@@ -56,8 +57,7 @@ def quick_markers(image: NDArray[np.uint8], board: Board
 @lru_cache(maxsize=16)
 def _quick_detector(dictionary: str, window: int) -> cv2.aruco.ArucoDetector:
     """OpenCV's marker detector with a single threshold window."""
-    params = cv2.aruco.DetectorParameters()
-    params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
+    params = detector_parameters()
     params.adaptiveThreshWinSizeMin = params.adaptiveThreshWinSizeMax = window
     return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
 
@@ -96,9 +96,18 @@ def markers_in_box(image: NDArray[np.uint8], board: Board, box: Box
 @lru_cache(maxsize=16)
 def _full_detector(dictionary: str) -> cv2.aruco.ArucoDetector:
     """OpenCV's full marker detector (three threshold windows, 3 to 23 px)."""
+    return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), detector_parameters())
+
+
+def detector_parameters() -> cv2.aruco.DetectorParameters:
+    """OpenCV's marker detector parameters as we use them: markers down to MIN_PERIMETER_RATE
+    of the image; a marker cell whose share of white pixels lies between 1 - BIT_THRESHOLD and
+    BIT_THRESHOLD (a blurred cell) matches either bit. OpenCV 5.1's default of 0.49 reads every
+    cell by majority and loses blurred markers that OpenCV 4.x read."""
     params = cv2.aruco.DetectorParameters()
     params.minMarkerPerimeterRate = MIN_PERIMETER_RATE
-    return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), params)
+    params.validBitIdThreshold = BIT_THRESHOLD
+    return params
 
 
 def marker_board_points(board: Board, legacy: bool) -> FloatArray:

@@ -21,7 +21,13 @@ from calibration.detection import (
 )
 from calibration.errors import BoardNotFoundError, FootageError
 from calibration.footage import find_footage
-from calibration.marker_search import PAD_PX, board_box, marker_board_points, quick_markers
+from calibration.marker_search import (
+    PAD_PX,
+    board_box,
+    detector_parameters,
+    marker_board_points,
+    quick_markers,
+)
 from calibration.subpixel import refine_corners
 from mocap.synthetic.board_views import (
     BoardTexture,
@@ -95,14 +101,16 @@ def test_rendered_charuco_corners_within_a_tenth_of_a_pixel_and_unbiased(studio_
         ours.append(_errors(result[0], truth))
         corners, ids, _, _ = detector.detectBoard(image)
         if ids is not None:
-            raw.append(corners[:, 0] - truth[ids.ravel()])
+            raw.append(corners.reshape(-1, 2) - truth[ids.ravel()])
     ours, raw = np.concatenate(ours), np.concatenate(raw)
     rms = np.sqrt((ours**2).sum(axis=1).mean())
+    raw_rms = np.sqrt((raw**2).sum(axis=1).mean())
     assert found >= 0.75 * len(views) and len(ours) > 150
     assert rms < 0.1, f"RMS {rms:.3f} px"
     assert (np.abs(ours.mean(axis=0)) < 0.05).all(), f"bias {ours.mean(axis=0)}"
-    # OpenCV 4.11's own ChArUco corners carry the +0.5 px offset that refinement removes
-    assert (raw.mean(axis=0) > 0.25).all(), f"raw OpenCV bias {raw.mean(axis=0)}"
+    # OpenCV 5.1's own ChArUco corners lost 4.11's +0.5 px offset; the saddle refinement must
+    # still be worth its time: more accurate than OpenCV's corners on the same views
+    assert rms < raw_rms, f"ours {rms:.3f} px, OpenCV's {raw_rms:.3f} px"
 
 
 def test_inverted_board_is_found_only_when_declared_inverted():
@@ -178,17 +186,16 @@ def test_too_few_or_collinear_corners_are_rejected():
 def _full_frame_reference(image, board):
     """OpenCV's ChArUco detector on the whole image, then the same saddle refinement: what
     ``find_board`` computed before it searched only around the board. Returns (K, 2) or None."""
-    params = cv2.aruco.DetectorParameters()
-    params.minMarkerPerimeterRate = 0.01
-    corners, ids, _, _ = cv2.aruco.CharucoDetector(board.cv2_board(), detectorParams=params) \
+    corners, ids, _, _ = cv2.aruco.CharucoDetector(board.cv2_board(),
+                                                   detectorParams=detector_parameters()) \
         .detectBoard(image)
     if ids is None or len(ids) < 6:
         return None
     ids = ids.ravel()
     bits = 4                                                        # DICT_4X4
     window = 0.8 * ((board.square_size - board.marker_size) / 2 + board.marker_size / (bits + 2))
-    xy = refine_corners(image, corners[:, 0].astype(float), board.object_points[ids, :2], window,
-                        board.square_size)
+    xy = refine_corners(image, corners.reshape(-1, 2).astype(float),
+                        board.object_points[ids, :2], window, board.square_size)
     out = np.full((board.n_corners, 2), np.nan)
     out[ids] = xy
     return out
