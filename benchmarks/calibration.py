@@ -38,10 +38,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.board import Board, board_from_caliscope
+from calibration.board_scan import detect_all
 from calibration.calibrate import calibrate
 from calibration.camera import Camera, CameraRig
 from calibration.compare import compare_rigs
-from calibration.detection import detect_all
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
 from calibration.footage import find_footage

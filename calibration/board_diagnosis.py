@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.board import Board, aruco_dictionary
+from calibration.detection import charuco_corners, find_board
 from calibration.marker_search import detector_parameters
 
 _FAMILIES = ("DICT_4X4_1000", "DICT_5X5_1000", "DICT_6X6_1000", "DICT_7X7_1000",
@@ -129,8 +130,6 @@ def _family(name: str) -> str:
 
 
 def _charuco_layout(board: Board, frames: list[NDArray[np.uint8]]) -> str | None:
-    from calibration.detection import charuco_corners  # detection imports this module
-
     cols, rows = board.squares
     images = [_positive(g, board.inverted) for g in frames]
     if any(charuco_corners(im, board, legacy=not board.legacy_pattern)[0] is not None
@@ -146,8 +145,6 @@ def _charuco_layout(board: Board, frames: list[NDArray[np.uint8]]) -> str | None
 
 
 def _checker_cause(board: Board, log: FailureLog) -> str | None:
-    from calibration.detection import find_board  # detection imports this module
-
     frames = (log.samples[0] + log.samples[1])[:2]
     cols, rows = board.squares
     variants = [(dataclasses.replace(board, inverted=not board.inverted),

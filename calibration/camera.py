@@ -14,12 +14,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration import distortion
 from calibration.errors import CalibrationError
 
 FloatArray = NDArray[np.float64]
-
-_NEWTON_STEPS = 30
-_NEWTON_TOL = 1e-15
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +44,7 @@ class Camera:
     fisheye: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     _rvec: FloatArray | None = field(default=None, init=False, repr=False)
+    _fold: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n_dist = 4 if self.fisheye else 5
@@ -94,6 +93,25 @@ class Camera:
         return -self.R.T @ self.t
 
     @property
+    def fold_radius(self) -> float:
+        """Ideal radius at z = 1 up to which the lens model is one-to-one (``inf``: everywhere).
+
+        Beyond it the distortion folds back (or, fisheye, passes 90 degrees): ``project`` and
+        ``distort`` give NaN there and ``undistort`` never returns a point beyond it.
+        """
+        fold = self._fold_parameter
+        if not self.fisheye:
+            return fold
+        return np.inf if fold >= np.pi / 2 else float(np.tan(fold))
+
+    @property
+    def _fold_parameter(self) -> float:
+        """The fold in the model's own variable (pinhole radius, fisheye angle), computed once."""
+        if self._fold is None:
+            object.__setattr__(self, "_fold", distortion.fold_parameter(self.dist, self.fisheye))
+        return self._fold
+
+    @property
     def extrinsics(self) -> FloatArray:
         """(3, 4) ``[R | t]``, world to camera."""
         return np.hstack([self.R, self.t[:, None]])
@@ -114,7 +132,8 @@ class Camera:
         Args:
             points: (..., 3) world points in metres; NaN rows stay NaN.
         Returns:
-            (..., 2) distorted pixel coordinates; points at or behind the camera are NaN.
+            (..., 2) distorted pixel coordinates; NaN for points at or behind the camera and
+            beyond the lens's fold (:attr:`fold_radius`), which it would show at a wrong place.
         """
         cam = self.world_to_camera(points)                                 # (..., 3)
         z = np.where(cam[..., 2:] > 0, cam[..., 2:], np.nan)              # (..., 1)
@@ -130,7 +149,10 @@ class Camera:
         Args:
             uv: (..., 2) distorted pixel coordinates; NaN stays NaN.
         Returns:
-            (..., 2) ideal image coordinates at z = 1 (multiply by ``K`` for ideal pixels).
+            (..., 2) ideal image coordinates at z = 1 (multiply by ``K`` for ideal pixels),
+            within :attr:`fold_radius`; NaN for pixels no direction reaches (beyond the fold's
+            image, or beyond 90 degrees for a fisheye) and where Newton's method did not
+            converge - never a point of the lens's other branch or a mirrored one.
         """
         uv = np.asarray(uv, dtype=float)
         fx, fy, cx, cy, skew = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2], self.K[0, 1]
@@ -138,19 +160,49 @@ class Camera:
         xd = (uv[..., 0] - cx - skew * yd) / fx
         distorted = np.stack([xd, yd], axis=-1)
         if self.fisheye:
-            return _undistort_fisheye(distorted, self.dist)
-        return _undistort_pinhole(distorted, self.dist)
+            return distortion.undistort_fisheye(distorted, self.dist, self._fold_parameter)
+        return distortion.undistort_pinhole(distorted, self.dist, self._fold_parameter)
 
     def undistort_pixels(self, uv: FloatArray) -> FloatArray:
         """(..., 2) distorted pixels to (..., 2) ideal (distortion-free) pixels with the same K."""
         return self.undistort(uv) @ self.K[:2, :2].T + self.K[:2, 2]
 
     def distort(self, xy: FloatArray) -> FloatArray:
-        """(..., 2) ideal image coordinates at z = 1 to (..., 2) distorted ones at z = 1."""
+        """(..., 2) ideal image coordinates at z = 1 to (..., 2) distorted ones at z = 1; NaN at
+        or beyond :attr:`fold_radius`."""
         xy = np.asarray(xy, dtype=float)
         if self.fisheye:
-            return _distort_fisheye(xy, self.dist)
-        return _distort_pinhole(xy, self.dist)
+            return distortion.distort_fisheye(xy, self.dist, self._fold_parameter)
+        return distortion.distort_pinhole(xy, self.dist, self._fold_parameter)
+
+    def fold_in_image(self, samples: int = 97) -> str | None:
+        """Whether the lens folds back inside the image: None when every pixel is reached within
+        :attr:`fold_radius`, else a sentence saying where it folds and how much of the image
+        lies beyond (judged on a ``samples`` x ``samples`` grid of pixels, corners included).
+
+        A fisheye image reaching past 90 degrees is not a fold: those pixels are beyond what
+        the model describes and undistort to NaN, not to wrong directions.
+        """
+        fold = self._fold_parameter
+        if self.fisheye and fold >= np.pi / 2:
+            return None
+        w, h = self.size
+        grid = np.stack(np.meshgrid(np.linspace(0, w - 1, samples),
+                                    np.linspace(0, h - 1, samples)), axis=-1)  # (S, S, 2)
+        lost = np.isnan(self.undistort(grid)[..., 0])
+        if not lost.any():
+            return None
+        corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], float)
+        corner = np.max(np.hypot(*((corners - self.K[:2, 2]) / np.diag(self.K)[:2]).T))
+        reach = distortion.fold_reach(self.dist, self.fisheye, fold)
+        names = ("k1", "k2", "k3", "k4") if self.fisheye else ("k1", "k2", "p1", "p2", "k3")
+        terms = ", ".join(f"{n} {v:.4g}" for n, v in zip(names, self.dist))
+        return (f"its lens distortion ({terms}) folds back {reach * self.K[0, 0]:.0f} px from "
+                f"the principal point, inside its {w}x{h} image (whose farthest corner is "
+                f"{corner * self.K[0, 0]:.0f} px away): {100 * lost.mean():.3g} % of the image "
+                "lies beyond it, where the model cannot be right. Such a fold usually means no "
+                "board was seen near the image's edges; calibrate this camera again with board "
+                "views reaching its corners, or with fewer distortion terms (k3 = 0)")
 
     def in_image(self, uv: FloatArray) -> NDArray[np.bool_]:
         """(..., 2) pixels to (...,) True where the pixel lies inside the image."""
@@ -261,64 +313,3 @@ def matrix_to_rodrigues(R: FloatArray) -> FloatArray:
     """(3, 3) rotation matrix to its (3,) Rodrigues vector (OpenCV's convention)."""
     rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=float))
     return rvec.ravel()
-
-
-# --- distortion models -----------------------------------------------------------------------
-def _distort_pinhole(xy: FloatArray, d: FloatArray) -> FloatArray:
-    k1, k2, p1, p2, k3 = d
-    x, y = xy[..., 0], xy[..., 1]
-    r2 = x * x + y * y
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    return np.stack([xd, yd], axis=-1)
-
-
-def _undistort_pinhole(distorted: FloatArray, d: FloatArray) -> FloatArray:
-    """Newton's method on the OpenCV model with its analytic 2x2 Jacobian, per point."""
-    if not d.any():
-        return distorted.copy()
-    k1, k2, p1, p2, k3 = d
-    target = distorted
-    xy = distorted.copy()
-    for _ in range(_NEWTON_STEPS):
-        x, y = xy[..., 0], xy[..., 1]
-        r2 = x * x + y * y
-        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        dradial = k1 + r2 * (2 * k2 + 3 * k3 * r2)                          # d radial / d r2
-        residual = _distort_pinhole(xy, d) - target                         # (..., 2)
-        a = radial + 2 * x * x * dradial + 2 * p1 * y + 6 * p2 * x           # dxd/dx
-        b = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y                   # dxd/dy = dyd/dx
-        c = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x           # dyd/dy
-        det = a * c - b * b
-        step = np.stack([(c * residual[..., 0] - b * residual[..., 1]) / det,
-                         (a * residual[..., 1] - b * residual[..., 0]) / det], axis=-1)
-        xy = xy - step
-        if not np.nanmax(np.abs(step), initial=0.0) > _NEWTON_TOL:
-            break
-    return xy
-
-
-def _distort_fisheye(xy: FloatArray, d: FloatArray) -> FloatArray:
-    r = np.hypot(xy[..., 0], xy[..., 1])
-    theta = np.arctan(r)
-    t2 = theta * theta
-    theta_d = theta * (1 + t2 * (d[0] + t2 * (d[1] + t2 * (d[2] + t2 * d[3]))))
-    scale = np.where(r > 1e-12, theta_d / np.where(r > 1e-12, r, 1.0), 1.0)
-    return xy * scale[..., None]
-
-
-def _undistort_fisheye(distorted: FloatArray, d: FloatArray) -> FloatArray:
-    """Newton's method on theta_d = theta (1 + k1 theta^2 + ... + k4 theta^8)."""
-    theta_d = np.hypot(distorted[..., 0], distorted[..., 1])
-    theta = theta_d.copy()
-    for _ in range(_NEWTON_STEPS):
-        t2 = theta * theta
-        f = theta * (1 + t2 * (d[0] + t2 * (d[1] + t2 * (d[2] + t2 * d[3])))) - theta_d
-        df = 1 + t2 * (3 * d[0] + t2 * (5 * d[1] + t2 * (7 * d[2] + t2 * 9 * d[3])))
-        step = f / df
-        theta = theta - step
-        if not np.nanmax(np.abs(step), initial=0.0) > _NEWTON_TOL:
-            break
-    scale = np.where(theta_d > 1e-12, np.tan(theta) / np.where(theta_d > 1e-12, theta_d, 1.0), 1.0)
-    return distorted * scale[..., None]

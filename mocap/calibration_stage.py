@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from calibration.board import Board, load_board
+from calibration.board_scan import detect_all
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import Camera, CameraRig
 from calibration.compare import CameraDifference, compare_rigs
-from calibration.detection import detect_all
 from calibration.detections import BoardDetections
 from calibration.footage import find_footage, image_files
 from calibration.importers import import_calibration

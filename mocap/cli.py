@@ -127,8 +127,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _calibrate_intrinsics(args: argparse.Namespace) -> int:
     from calibration.board import load_board
+    from calibration.board_scan import detect_all
     from calibration.camera import CameraRig
-    from calibration.detection import detect_all
     from calibration.intrinsics import calibrate_intrinsics
     from calibration.io import write_calibration
     board = load_board(args.board)

@@ -1,4 +1,4 @@
-"""A virtual studio: cameras on a ring around a capture volume, in a Z-up metric world."""
+"""A virtual studio: cameras on a ring or an arc around a capture volume, Z-up metric world."""
 
 from __future__ import annotations
 
@@ -52,3 +52,51 @@ def ring_rig(n: int = 4, *, radius: float = 4.0, height: float = 2.2,
                           rng.uniform(-0.01, 0.0)]) if distortion else np.zeros(5))
         cameras.append(Camera(f"{prefix}_{i + 1}", size, K, dist, R, t))
     return CameraRig(tuple(cameras))
+
+
+def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, float] = (3.0, 4.5),
+               height: tuple[float, float] = (1.6, 2.6),
+               target: tuple[float, float, float] = (0.0, 0.0, 1.0),
+               size: tuple[int, int] = (1280, 720),
+               focal_px: tuple[float, float] = (800.0, 1400.0),
+               k1: tuple[float, float] = (-0.35, 0.1), k2: tuple[float, float] = (-0.05, 0.15),
+               tangential: float = 1e-3, seed: int = 0, prefix: str = "cam") -> CameraRig:
+    """``n`` studio cameras with varied lenses, on a full ring (``span_deg`` 360) or on an arc
+    of ``span_deg`` degrees in front of the volume (centred on the world +x direction).
+
+    Each camera's distance from the volume's axis, height, focal length and radial distortion
+    are drawn uniformly from the given ranges (k3 = 0, tangential terms within
+    +-``tangential``; a lens whose distortion would fold back inside the image is drawn again); principal points lie within 2 % of the image centre, pixels are square
+    to 0.2 %. Cameras look at ``target`` give or take 0.15 m.
+
+    Returns:
+        CameraRig with cameras named ``{prefix}_{i}`` (i from 1).
+    """
+    rng = np.random.default_rng(seed)
+    w, h = size
+    if span_deg >= 360.0:
+        angles = 2 * np.pi * np.arange(n) / n + rng.uniform(-0.1, 0.1, n)
+    else:
+        angles = np.radians(np.linspace(-span_deg / 2, span_deg / 2, n))
+    cameras = []
+    for i, angle in enumerate(angles):
+        r = rng.uniform(*radius)
+        eye = np.array([r * np.cos(angle), r * np.sin(angle), rng.uniform(*height)])
+        R, t = look_at(eye, np.asarray(target) + rng.uniform(-0.15, 0.15, 3))
+        fx = rng.uniform(*focal_px)
+        K = np.array([[fx, 0.0, w / 2 + rng.uniform(-0.02, 0.02) * w],
+                      [0.0, fx * rng.uniform(0.998, 1.002), h / 2 + rng.uniform(-0.02, 0.02) * h],
+                      [0.0, 0.0, 1.0]])
+        dist = _monotonic_lens(rng, k1, k2, tangential, np.hypot(w, h) / 2 / fx)
+        cameras.append(Camera(f"{prefix}_{i + 1}", size, K, dist, R, t))
+    return CameraRig(tuple(cameras))
+
+
+def _monotonic_lens(rng: np.random.Generator, k1: tuple[float, float], k2: tuple[float, float],
+                    tangential: float, r_max: float) -> NDArray[np.float64]:
+    """(5,) k1, k2, p1, p2, k3 = 0 whose radial distortion r (1 + k1 r^2 + k2 r^4) still grows
+    at the image corner ``r_max`` (normalised radius), as a real lens's does."""
+    while True:
+        a, b = rng.uniform(*k1), rng.uniform(*k2)
+        if 1 + 3 * a * r_max**2 + 5 * b * r_max**4 > 0.2:
+            return np.array([a, b, *rng.uniform(-tangential, tangential, 2), 0.0])

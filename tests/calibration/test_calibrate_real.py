@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from calibration.board import Board, board_from_caliscope
+from calibration.board_scan import detect_all
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import Camera, CameraRig
 from calibration.compare import compare_rigs
-from calibration.detection import detect_all, find_board
+from calibration.detection import find_board
 from calibration.detections import BoardDetections
 from calibration.intrinsics import calibrate_intrinsics
 from calibration.sync import read_timestamps, sync_by_index

@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 
 from calibration.board import Board, board_from_caliscope
+from calibration.board_scan import detect_all, detect_footage
 from calibration.camera import Camera
 from calibration.checkerboard import spans_plane
-from calibration.detection import (
-    BoardFinder,
-    detect_all,
-    detect_corners,
-    detect_footage,
-    find_board,
-)
+from calibration.detection import BoardFinder, detect_corners, find_board
 from calibration.errors import BoardNotFoundError, FootageError
 from calibration.footage import find_footage
 from calibration.marker_search import (
