@@ -3,6 +3,9 @@
 One table per camera with ``name``, ``size``, ``matrix``, ``distortions``, ``rotation``
 (Rodrigues, world to camera), ``translation`` (metres) and ``fisheye``; a ``[metadata]`` table
 and any extra per-camera keys (``rms``...) are kept as they are, so a file round-trips exactly.
+An intrinsics file (``calibration/intrinsics.toml``, :func:`read_intrinsics`) may leave out
+``rotation`` and ``translation``. Every reader here and in ``calibration.importers`` refuses a
+camera whose lens folds back inside its image (:func:`check_lens_folds`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,40 @@ def read_calibration(path: str | Path) -> CameraRig:
                                    "[cam_1] with name, size, matrix, distortions, rotation, "
                                    "translation")
     extra = {k: v for k, v in table.items() if k in _NON_CAMERA_TABLES or not isinstance(v, dict)}
-    return CameraRig(tuple(cameras), extra)
+    return check_lens_folds(CameraRig(tuple(cameras), extra), path)
+
+
+def read_intrinsics(path: str | Path) -> CameraRig:
+    """Load an intrinsics TOML (``calibration/intrinsics.toml``): the calibration layout where
+    each camera table needs only ``name``, ``size``, ``matrix``, ``distortions`` (and optional
+    ``fisheye``); ``rotation`` and ``translation`` are read when given, else the identity.
+
+    Raises:
+        CalibrationFileError: naming the file, the camera table and the key that is wrong.
+    """
+    path = Path(path)
+    table = load_toml(path)
+    cameras = [_camera_from_table(value, key, path, pose=False) for key, value in table.items()
+               if key not in _NON_CAMERA_TABLES and isinstance(value, dict)]
+    if not cameras:
+        raise CalibrationFileError(f"{path}: no camera table found; expected tables like "
+                                   "[cam_1] with name, size, matrix, distortions")
+    return check_lens_folds(CameraRig(tuple(cameras)), path)
+
+
+def check_lens_folds(rig: CameraRig, path: Path) -> CameraRig:
+    """``rig`` as it is when no camera's lens folds back inside its image (see
+    :meth:`Camera.fold_in_image`).
+
+    Raises:
+        CalibrationFileError: naming the file, the camera, where its lens folds and how much
+            of the image lies beyond.
+    """
+    for cam in rig:
+        problem = cam.fold_in_image()
+        if problem is not None:
+            raise CalibrationFileError(f"{path}: camera {cam.name}: {problem}")
+    return rig
 
 
 def calibration_to_toml(rig: CameraRig) -> str:
@@ -99,12 +135,15 @@ def load_toml(path: Path, error: type[CalibrationError] = CalibrationFileError,
         raise error(f"{path}: not valid TOML ({e})") from e
 
 
-def _camera_from_table(t: dict[str, Any], key: str, path: Path) -> Camera:
+def _camera_from_table(t: dict[str, Any], key: str, path: Path, pose: bool = True) -> Camera:
+    """The camera of table ``t``; ``pose`` False: ``rotation`` and ``translation`` may be
+    absent (identity)."""
     where = f"{path}: [{key}]"
-    for required in ("size", "matrix", "distortions", "rotation", "translation"):
+    needed = _CAMERA_KEYS[1:6] if pose else _CAMERA_KEYS[1:4]
+    for required in needed:
         if required not in t:
             raise CalibrationFileError(f"{where} has no '{required}' key; every camera table "
-                                       f"needs {', '.join(_CAMERA_KEYS[1:6])}")
+                                       f"needs {', '.join(needed)}")
     name = t.get("name", key)
     if not isinstance(name, str):
         raise CalibrationFileError(f"{where} 'name' must be a string, got {name!r}")
@@ -124,8 +163,8 @@ def _camera_from_table(t: dict[str, Any], key: str, path: Path) -> Camera:
         expected = "4 (fisheye k1..k4)" if fisheye else "4 or 5 (k1, k2, p1, p2[, k3])"
         raise CalibrationFileError(f"{where} 'distortions' must hold {expected} numbers, "
                                    f"got {t['distortions']}")
-    rvec = _numbers(t, "rotation", (3,), where)
-    tvec = _numbers(t, "translation", (3,), where)
+    rvec = _numbers(t, "rotation", (3,), where) if "rotation" in t else np.zeros(3)
+    tvec = _numbers(t, "translation", (3,), where) if "translation" in t else np.zeros(3)
     extra = {k: v for k, v in t.items() if k not in _CAMERA_KEYS}
     return Camera.from_rvec(name, (round(size[0]), round(size[1])), K, dist, rvec,
                             tvec, fisheye=fisheye, extra=extra)

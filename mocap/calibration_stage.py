@@ -21,7 +21,7 @@ from calibration.compare import CameraDifference, compare_rigs
 from calibration.detections import BoardDetections
 from calibration.footage import find_footage, image_files
 from calibration.importers import import_calibration
-from calibration.io import read_calibration, write_calibration
+from calibration.io import read_calibration, read_intrinsics, write_calibration
 from calibration.report import write_report
 from calibration.sync import footage_times
 from mocap.cache import fingerprint, load_cached, store_cached
@@ -80,7 +80,7 @@ def known_intrinsics(inputs: CalibrationInputs) -> dict[str, Camera] | None:
     """Cameras of ``calibration/intrinsics.toml`` (kept fixed), or None."""
     if inputs.intrinsics is None:
         return None
-    return {cam.name: cam for cam in read_calibration(inputs.intrinsics)}
+    return {cam.name: cam for cam in read_intrinsics(inputs.intrinsics)}
 
 
 def _footage_files(path: Path) -> list[Path]:

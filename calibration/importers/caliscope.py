@@ -18,7 +18,7 @@ import numpy as np
 
 from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
 from calibration.errors import CalibrationFileError
-from calibration.io import _numbers, load_toml
+from calibration.io import _numbers, check_lens_folds, load_toml
 
 _PORT_KEYS = ("cam_id", "port")
 
@@ -31,7 +31,8 @@ def read_caliscope(path: str | Path) -> CameraRig:
     quarter turns before using them) is kept in ``camera.extra`` when it is not 0.
 
     Raises:
-        CalibrationFileError: naming the file, the camera table and the key.
+        CalibrationFileError: naming the file, the camera table and the key; or a camera whose
+            lens folds back inside its image.
     """
     path = Path(path)
     tables = caliscope_camera_tables(load_toml(path))
@@ -48,7 +49,8 @@ def read_caliscope(path: str | Path) -> CameraRig:
         raise CalibrationFileError(f"{path}: port listed twice among {sorted(ports)}; keep one "
                                    "table per camera")
     cameras.sort(key=lambda c: c.extra["port"])
-    return CameraRig(tuple(cameras), {"metadata": {"source": "caliscope", "file": path.name}})
+    rig = CameraRig(tuple(cameras), {"metadata": {"source": "caliscope", "file": path.name}})
+    return check_lens_folds(rig, path)
 
 
 def caliscope_camera_tables(table: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from calibration.camera import CameraRig
 from calibration.errors import CalibrationFileError
-from calibration.io import _camera_from_table, load_toml
+from calibration.io import _camera_from_table, check_lens_folds, load_toml
 
 FREEMOCAP_METADATA_KEYS = ("charuco_square_size", "charuco_board_object",
                            "path_to_recorded_videos", "date_time_calibrated")
@@ -41,8 +41,9 @@ def read_freemocap(path: str | Path, *, length_unit: float | None = None) -> Cam
         the rig in metres (``world_position`` in ``camera.extra`` converted too).
 
     Raises:
-        CalibrationFileError: naming the file, the camera table and the key; or when the unit
-            cannot be known or gives an implausible camera layout (with the fix).
+        CalibrationFileError: naming the file, the camera table and the key; when the unit
+            cannot be known or gives an implausible camera layout (with the fix); or a camera
+            whose lens folds back inside its image.
     """
     path = Path(path)
     table = load_toml(path)
@@ -67,7 +68,7 @@ def read_freemocap(path: str | Path, *, length_unit: float | None = None) -> Cam
     rig = CameraRig(tuple(cameras), {"metadata": {"source": "freemocap", "file": path.name,
                                                   "length_unit_m": unit}})
     _check_spread(rig, unit, path)
-    return rig
+    return check_lens_folds(rig, path)
 
 
 def _unit_from_metadata(metadata: Any, path: Path) -> float:

@@ -26,6 +26,7 @@ import numpy as np
 
 from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationFileError
+from calibration.io import check_lens_folds
 
 SUBPIXELS = 64.0                    # Qualisys sensor units per pixel
 _QUALISYS_TO_OPENCV = np.diag([1.0, -1.0, -1.0])   # 180 degrees about the camera x axis
@@ -49,7 +50,8 @@ def read_qualisys(path: str | Path, *, pose2sim_distortion: bool = False) -> Cam
         the rig in metres, OpenCV camera axes, world to camera.
 
     Raises:
-        CalibrationFileError: naming the file, the camera and the element or attribute.
+        CalibrationFileError: naming the file, the camera and the element or attribute; or a
+            camera whose lens folds back inside its image.
     """
     path = Path(path)
     root = _parse(path)
@@ -61,7 +63,8 @@ def read_qualisys(path: str | Path, *, pose2sim_distortion: bool = False) -> Cam
     width = max(2, len(str(len(elements))))
     cameras = [_camera(c, f"cam_{i + 1:0{width}d}", path, pose2sim_distortion)
                for i, c in enumerate(elements)]
-    return CameraRig(tuple(cameras), {"metadata": {"source": "qualisys", "file": path.name}})
+    rig = CameraRig(tuple(cameras), {"metadata": {"source": "qualisys", "file": path.name}})
+    return check_lens_folds(rig, path)
 
 
 def rotate_image(camera: Camera, quarter_turns: int) -> Camera:

@@ -89,7 +89,7 @@ def test_file_distortion_fits_the_real_checkerboard_photos_better_than_a_64th_of
             for corners in views:
                 _, rvec, tvec = cv2.solvePnP(board, corners, cam.K, cam.dist)
                 uv = cam.replace(R=cv2.Rodrigues(rvec)[0], t=tvec.ravel()).project(board)
-                squared[name].append(((uv - corners[:, 0]) ** 2).sum(axis=1))
+                squared[name].append(((uv - corners.reshape(-1, 2)) ** 2).sum(axis=1))
     rms = {name: float(np.sqrt(np.concatenate(v).mean())) for name, v in squared.items()}
     assert rms["file"] < rms["pose2sim"] - 0.03, rms          # measured 0.495 vs 0.551 px
 
@@ -341,3 +341,44 @@ def test_import_returns_cameras_usable_by_the_camera_model():
     centre = np.array([0.0, 0.0, 1.0])                  # the capture volume, 1 m above the floor
     uv = rig.project(centre)
     assert all(cam.in_image(p) for cam, p in zip(rig, uv))
+
+
+# --- lenses that fold back inside their image are refused by every reader ---------------------
+def _folding_qualisys(tmp_path: Path) -> Path:
+    # k1 -1 with the file's k2 0.14: the distortion folds back 0.39 f from the principal point,
+    # the 1088x1920 image's corners lie 0.67 f away
+    return _edited_qca(tmp_path, 'radialDistortion1="-0.047847"', 'radialDistortion1="-1.0"')
+
+
+def _folding_caliscope(tmp_path: Path) -> Path:
+    def edit(cams):                              # folds 0.38 f away, corners 1.16 f away
+        cams["2"]["distortions"] = [-1.0, 0.0, 0.0, 0.0, 0.0]
+    return _caliscope_copy(tmp_path, edit)
+
+
+def _folding_freemocap(tmp_path: Path) -> Path:
+    rig = ring_rig(3, seed=7)                    # folds 0.38 f away, corners 0.71 f away
+    folding = rig[1].replace(dist=np.array([-1.0, 0.0, 0.0, 0.0, 0.0]))
+    return _freemocap_file(tmp_path, CameraRig((rig[0], folding, rig[2])), newer=True)
+
+
+@pytest.mark.parametrize("make, camera", [(_folding_qualisys, "cam_02"),
+                                          (_folding_caliscope, "cam_2"),
+                                          (_folding_freemocap, "cam_2")])
+def test_a_lens_folding_inside_its_image_is_refused_by_every_importer(tmp_path, make, camera):
+    path = make(tmp_path)
+    with pytest.raises(CalibrationFileError, match="folds back") as info:
+        import_calibration(path)
+    message = str(info.value)
+    assert str(path) in message and f"camera {camera}:" in message
+    assert "px from the principal point" in message and "% of the image" in message
+
+
+@pytest.mark.parametrize("path", [QCA, POSE2SIM_TOML, CALISCOPE / "camera_array.toml",
+                                  CALISCOPE / "config.toml"])
+def test_real_calibrations_have_no_fold_inside_their_images(path):
+    rig = import_calibration(path)
+    for cam in rig:
+        w, h = cam.size
+        corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], float)
+        assert np.isfinite(cam.undistort(corners)).all()

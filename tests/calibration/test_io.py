@@ -9,7 +9,12 @@ import pytest
 
 from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationFileError
-from calibration.io import calibration_to_toml, read_calibration, write_calibration
+from calibration.io import (
+    calibration_to_toml,
+    read_calibration,
+    read_intrinsics,
+    write_calibration,
+)
 from mocap.synthetic.studio import ring_rig
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -131,3 +136,87 @@ def test_missing_file_and_empty_file_are_named(tmp_path):
     with pytest.raises(CalibrationFileError, match="no camera table") as info:
         read_calibration(tmp_path / "empty.toml")
     assert "empty.toml" in str(info.value)
+
+
+# --- lens folds and intrinsics-only files ----------------------------------------------------
+_FOLDING = _GOOD.replace("distortions = [-0.1, 0.01, 0.0, 0.0, 0.0]",
+                         "distortions = [-0.5, 0.0, 0.0, 0.0, 0.0]")
+
+
+def _fraction_beyond(radius_px: float, size: tuple[int, int], centre: tuple[float, float]) -> float:
+    """Share of the image's pixels farther than ``radius_px`` from ``centre`` (1 px grid)."""
+    u, v = np.meshgrid(np.arange(size[0]), np.arange(size[1]))
+    return float((np.hypot(u - centre[0], v - centre[1]) > radius_px).mean())
+
+
+def test_a_lens_folding_inside_its_image_is_refused_with_file_camera_and_extent(tmp_path):
+    path = tmp_path / "calibration.toml"
+    path.write_text(_FOLDING)
+    with pytest.raises(CalibrationFileError) as info:
+        read_calibration(path)
+    message = str(info.value)
+    # k1 = -0.5: the distorted radius r (1 - r^2 / 2) peaks at r^2 = 2/3, at 0.544 f = 544 px
+    reach = np.sqrt(2 / 3) * (2 / 3) * 1000.0
+    assert str(path) in message and "camera cam_1:" in message and "folds back" in message
+    assert f"{reach:.0f} px from the principal point" in message
+    share = float(message.split("% of the image")[0].split()[-1])
+    # the check samples a grid of the image: its share within 1 percentage point of the truth
+    assert abs(share - 100 * _fraction_beyond(reach, (1920, 1080), (960, 540))) < 1.0
+
+
+def test_a_lens_folding_just_outside_its_image_loads(tmp_path):
+    # the same lens on an 800x600 image: corners 500 px away, the fold 544 px away
+    text = _FOLDING.replace("size = [1920.0, 1080.0]", "size = [800.0, 600.0]").replace(
+        "960.0], [0.0, 1000.0, 540.0]", "400.0], [0.0, 1000.0, 300.0]")
+    (tmp_path / "ok.toml").write_text(text)
+    cam = read_calibration(tmp_path / "ok.toml")["cam_1"]
+    corners = np.array([[0, 0], [799, 599]], float)
+    assert np.isfinite(cam.undistort(corners)).all()
+
+
+_INTRINSICS = """[cam_1]
+name = "cam_1"
+size = [1920.0, 1080.0]
+matrix = [[1000.0, 0.0, 960.0], [0.0, 1000.0, 540.0], [0.0, 0.0, 1.0]]
+distortions = [-0.1, 0.01, 0.0, 0.0, 0.0]
+
+[cam_2]
+name = "cam_2"
+size = [1280.0, 800.0]
+matrix = [[900.0, 0.0, 640.0], [0.0, 900.0, 400.0], [0.0, 0.0, 1.0]]
+distortions = [0.01, -0.002, 0.0005, 0.0001]
+fisheye = true
+"""
+
+
+def test_intrinsics_file_needs_no_rotation_or_translation(tmp_path):
+    path = tmp_path / "intrinsics.toml"
+    path.write_text(_INTRINSICS)
+    rig = read_intrinsics(path)
+    assert rig.names == ["cam_1", "cam_2"] and rig["cam_2"].fisheye
+    np.testing.assert_array_equal(rig["cam_1"].K[0], [1000.0, 0.0, 960.0])
+    np.testing.assert_array_equal(rig["cam_2"].dist, [0.01, -0.002, 0.0005, 0.0001])
+    with pytest.raises(CalibrationFileError, match="no 'rotation' key"):
+        read_calibration(path)                   # a full calibration stays strict
+
+
+def test_intrinsics_file_written_by_us_reads_too_and_folds_are_refused(tmp_path):
+    write_calibration(_rig(), tmp_path / "ours.toml")
+    assert read_intrinsics(tmp_path / "ours.toml").names == _rig().names
+    path = tmp_path / "intrinsics.toml"
+    path.write_text(_INTRINSICS.replace("[-0.1, 0.01, 0.0, 0.0, 0.0]", "[-0.5, 0.0, 0, 0, 0]"))
+    with pytest.raises(CalibrationFileError, match=r"camera cam_1: .*folds back"):
+        read_intrinsics(path)
+    path.write_text(_INTRINSICS.replace("matrix = [[900.0", "matrix = [[-900.0"))
+    with pytest.raises(CalibrationFileError, match=r"\[cam_2\] 'matrix' must have positive"):
+        read_intrinsics(path)
+
+
+def test_session_known_intrinsics_reads_an_intrinsics_only_file(tmp_path):
+    from mocap.calibration_stage import CalibrationInputs, known_intrinsics
+    path = tmp_path / "intrinsics.toml"
+    path.write_text(_INTRINSICS)
+    inputs = CalibrationInputs(board=None, footage={}, timestamps=None, intrinsics=path)
+    cameras = known_intrinsics(inputs)
+    assert sorted(cameras) == ["cam_1", "cam_2"]
+    np.testing.assert_array_equal(cameras["cam_1"].K, read_intrinsics(path)["cam_1"].K)
