@@ -7,6 +7,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_module
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from calibration.errors import BoardNotFoundError
 from calibration.footage import FrameStream, count_frames
 
 Progress = bool | Callable[[int], Any]
+PARENT_POLL_S = 0.5            # how often a worker checks that the main process still lives
 
 
 def detect_footage(path: str | Path, board: Board, camera: str | None = None, *, step: int = 1,
@@ -149,7 +152,7 @@ def _scan_in_pool(footage: dict[str, Path], board: Board, step: int, workers: in
     ticks = context.Queue()
     outcomes: dict[str, _Outcome] = {}
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(ticks,)) as pool:
+                             initargs=(ticks, os.getpid())) as pool:
         pending: dict[Future, str] = {
             pool.submit(_scan_worker, str(p), board, cam, step): cam for cam, p in footage.items()}
         while pending:
@@ -164,10 +167,20 @@ def _scan_in_pool(footage: dict[str, Path], board: Board, step: int, workers: in
 _TICKS: Any = None
 
 
-def _init_worker(ticks: Any) -> None:
+def _init_worker(ticks: Any, parent: int) -> None:
     global _TICKS
     _TICKS = ticks
     cv2.setNumThreads(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker within PARENT_POLL_S of its parent's death (a SIGKILL or SIGTERM of the
+    main process leaves the pool no chance to stop its workers; they would scan on for
+    minutes)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _scan_worker(path: str, board: Board, camera: str, step: int) -> _Outcome:
