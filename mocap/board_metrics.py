@@ -22,9 +22,13 @@ def triangulated_corners(rig: CameraRig, xy: FloatArray) -> FloatArray:
 
 def reprojection_rms_px(rig: CameraRig, xy: FloatArray) -> float:
     """RMS pixel distance between every observation of a corner seen by >= 2 cameras and the
-    projection of its triangulated position; ``xy`` (C, S, K, 2)."""
+    projection of its triangulated position; ``xy`` (C, S, K, 2). ``inf`` ("known to be bad")
+    when a camera that saw a corner cannot see its triangulated position (behind it, or beyond
+    its lens's fold): leaving that view out would flatter the rig."""
     X = triangulated_corners(rig, xy)                                  # (S, K, 3)
     err = np.linalg.norm(rig.project(X) - xy, axis=-1)                # (C, S, K)
+    counted = np.isfinite(X).all(-1) & np.isfinite(xy).all(-1)        # (C, S, K)
+    err = np.where(counted & np.isnan(err), np.inf, err)
     return float(np.sqrt(np.nanmean(err ** 2)))
 
 

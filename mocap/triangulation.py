@@ -31,7 +31,9 @@ def triangulate(rig: CameraRig, kp: Keypoints2D,
         config: minimum views and detector score.
     Returns:
         Motion3D with xyz (F, P, J, 3) metres, reprojection_error (F, P, J) pixels (mean over
-        the views used), n_views (F, P, J); joints seen by fewer than ``min_views`` are NaN.
+        the views used), n_views (F, P, J). Joints seen by fewer than ``min_views`` are
+        missing (NaN, source MISSING), and so are joints whose point one of the cameras that
+        saw them cannot see (behind it, or beyond its lens's fold): such a point is wrong.
     Raises:
         TriangulationError: if ``kp`` names a camera the rig does not have, or min_views < 2.
     """
@@ -47,6 +49,8 @@ def triangulate(rig: CameraRig, kp: Keypoints2D,
     n_views = (weights > 0).sum(axis=0)                                     # (F, P, J)
     xyz[n_views < config.min_views] = np.nan
     error = reprojection_error(rig, xyz, kp.xy, weights)
+    unexplained = np.isinf(error)                                           # (F, P, J)
+    xyz[unexplained], error[unexplained] = np.nan, np.nan
     source = np.where(np.isfinite(xyz).all(-1), TRIANGULATED, MISSING)
     return Motion3D(xyz=xyz, skeleton=kp.skeleton, fps=kp.fps, reprojection_error=error,
                     n_views=np.where(source == TRIANGULATED, n_views, 0), source=source)
@@ -60,7 +64,9 @@ def triangulate_points(extrinsics: FloatArray, xy: FloatArray, weights: FloatArr
         xy: (C, ..., 2) ideal image coordinates at z = 1; NaN where not seen.
         weights: (C, ...) non-negative weight per view; 0 ignores the view.
     Returns:
-        (..., 3) world points; NaN where fewer than two views have weight.
+        (..., 3) world points in the unit of the extrinsics' translations; NaN where fewer than
+        two views have weight or the rays cannot fix a point (parallel rays, a point on the
+        baseline of its only two cameras).
     """
     n_cams = extrinsics.shape[0]
     batch = xy.shape[1:-1]
@@ -68,13 +74,18 @@ def triangulate_points(extrinsics: FloatArray, xy: FloatArray, weights: FloatArr
     uv = np.nan_to_num(xy).reshape(n_cams, -1, 2)                                    # (C, N, 2)
     P = extrinsics[:, None]                                                          # (C, 1, 3, 4)
     rows = uv[..., None] * P[..., 2:3, :] - P[..., :2, :]                            # (C, N, 2, 4)
-    rows /= np.linalg.norm(rows, axis=-1, keepdims=True)                             # unit rows
+    # Each row is a plane through the camera centre holding the ray: scaled to a unit normal,
+    # its residual is the point's distance to the plane in world units, whatever they are.
+    rows /= np.linalg.norm(rows[..., :3], axis=-1, keepdims=True)
     # Least squares of the weighted rows with the homogeneous coordinate fixed to 1:
     # minimise |A [x 1]|^2  ->  (A^T A)[:3, :3] x = -(A^T A)[:3, 3]
     M = np.einsum("cnri,cnrj->nij", rows * (w * w)[..., None, None], rows)         # (N, 4, 4)
+    normals = M[:, :3, :3]                               # (N, 3, 3) sum of w^2 n n^T: no units
     enough = (w > 0).sum(axis=0) >= 2                                                # (N,)
-    enough &= np.abs(np.linalg.det(M[:, :3, :3])) > 1e-12 * np.trace(M, axis1=1, axis2=2) ** 3
-    lhs = np.where(enough[:, None, None], M[:, :3, :3], np.eye(3))
+    # where all rays are parallel (a point on the baseline of its cameras, or at infinity),
+    # every normal is perpendicular to them and det / trace^3 (scale free) drops to rounding
+    enough &= np.abs(np.linalg.det(normals)) > 1e-12 * np.trace(normals, axis1=1, axis2=2) ** 3
+    lhs = np.where(enough[:, None, None], normals, np.eye(3))
     xyz = np.linalg.solve(lhs, -M[:, :3, 3:])[..., 0]                               # (N, 3)
     xyz[~enough] = np.nan
     return xyz.reshape(*batch, 3)
@@ -90,9 +101,15 @@ def reprojection_error(rig: CameraRig, xyz: FloatArray, xy: FloatArray,
         xy: (C, ..., 2) observed distorted pixels.
         weights: (C, ...) views with weight > 0 count.
     Returns:
-        (...) mean error in pixels; NaN where the point is missing or no view counts.
+        (...) mean error in pixels; NaN where the point is missing or no view counts; ``inf``
+        ("known to be bad") where a view that counts cannot see the point (behind the camera,
+        or beyond its lens's fold) - leaving that view out would make a wrong point look
+        better than a right one.
     """
+    seen = (weights > 0) & np.isfinite(xy).all(-1)                           # (C, ...)
     dist = np.linalg.norm(rig.project(xyz) - xy, axis=-1)                  # (C, ...)
-    used = (weights > 0) & np.isfinite(dist)
-    with np.errstate(invalid="ignore"):
-        return np.where(used, dist, 0.0).sum(axis=0) / np.where(used.any(0), used.sum(0), np.nan)
+    dist = np.where(seen, np.where(np.isnan(dist), np.inf, dist), 0.0)
+    n_seen = seen.sum(axis=0)
+    point = np.isfinite(xyz).all(-1) & (n_seen > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(point, dist.sum(axis=0) / n_seen, np.nan)

@@ -28,3 +28,21 @@ def test_exact_corners_fit_and_a_one_percent_larger_world_shows_in_the_geometry(
     assert board_geometry_rms_mm(bigger, synced, board.object_points) > 1.0
     noisy = synced + rng.normal(0, 0.5, synced.shape)
     assert 0.2 < reprojection_rms_px(rig, noisy) < 0.6
+
+
+def test_a_corner_triangulated_behind_a_camera_that_saw_it_makes_the_rms_infinite():
+    """Cameras 0 and 2 face each other; camera 0 sees one corner mirrored through its centre,
+    so the two rays (as lines) meet behind camera 0. Leaving camera 0's view out would make the
+    RMS 0 px; the view cannot be explained, so the RMS is infinite ("known to be bad")."""
+    rig = ring_rig(4, size=(1280, 720), radius=3.0, height=2.0, seed=3)
+    pair = rig.subset([rig.names[0], rig.names[2]])
+    c0, c2 = pair[0].center, pair[1].center
+    away = (c0 - c2) / np.linalg.norm(c0 - c2)
+    aside = np.cross(away, [0.0, 0.0, 1.0])                                # off the baseline
+    behind = c0 + 1.5 * away + 0.3 * aside / np.linalg.norm(aside)
+    ahead = np.array([0.0, 0.0, 1.0])
+    xy = pair.project(np.stack([behind, ahead]))[:, None]               # (2, 1, 2, 2)
+    xy[0, 0, 0] = pair[0].project(2 * c0 - behind)
+    assert np.isnan(pair[0].project(behind)).all()
+    assert reprojection_rms_px(pair, xy) == np.inf
+    assert reprojection_rms_px(pair, xy[:, :, 1:]) < 1e-6              # the good corner alone
