@@ -5,6 +5,7 @@ Unknown keys and wrong types are errors that name the file, the key and the clos
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from difflib import get_close_matches
@@ -12,13 +13,19 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from mocap.errors import ConfigError
+from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
 
 
 @dataclass(frozen=True)
 class SessionConfig:
-    fps: float | None = None            # None: read from the keypoints or videos
+    fps: float | None = None            # the take's frame rate; None: the keypoint files'
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not 0 < self.fps <= MAX_FPS:
+            raise ConfigError(f"'fps' must be in (0, {MAX_FPS:g}] frames per second, got "
+                              f"{self.fps}")
 
     @classmethod
     def load(cls, path: Path) -> SessionConfig:
@@ -53,7 +60,10 @@ def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
         else:
             value = _checked(value, typ, key, where)
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:                 # a value out of its range
+        raise ConfigError(f"{where}: {e}") from e
 
 
 def _checked(value: Any, typ: Any, key: str, where: str) -> Any:
@@ -62,6 +72,8 @@ def _checked(value: Any, typ: Any, key: str, where: str) -> Any:
         if t is type(None):
             continue
         if type(value) is t or (t is float and type(value) is int):
+            if t is float and not math.isfinite(value):
+                raise ConfigError(f"{where}: '{key}' must be a finite number, got {value!r}")
             return float(value) if t is float else value
     names = " or ".join(t.__name__ for t in allowed if t is not type(None))
     raise ConfigError(f"{where}: '{key}' must be {names}, got {value!r}")

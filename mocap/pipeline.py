@@ -10,6 +10,7 @@ import numpy as np
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
+from mocap.errors import ConfigError
 from mocap.metrics import joint_errors, summarize_errors
 from mocap.session import Session
 from mocap.triangulation import triangulate
@@ -42,6 +43,10 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
     files = session.keypoint_files()                     # fail early, before calibrating
     calibration = session_rig(session, calibration_file, progress=progress)
     keypoints = session.load_keypoints(calibration.rig, files)
+    if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
+        raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
+                          f"keypoint files say {keypoints.fps:g} frames per second; correct "
+                          "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
     motion = triangulate(calibration.rig, keypoints, config.triangulation)
     outputs = [*calibration.outputs, write_points3d(motion, session.output / "points3d.npz")]

@@ -9,7 +9,7 @@ from calibration.camera import CameraRig
 from mocap.config import SessionConfig
 from mocap.errors import InputError
 from mocap.keypoints import Keypoints2D
-from mocap.keypoints_io import read_keypoints
+from mocap.keypoints_io import check_pixels, read_keypoints
 
 
 @dataclass(frozen=True)
@@ -66,4 +66,6 @@ class Session:
             raise InputError(f"{files[unknown[0]]}: camera '{unknown[0]}' is not in the "
                              f"calibration (it has {', '.join(rig.names)}); rename the keypoints "
                              "file after its camera or calibrate that camera")
-        return read_keypoints(files)
+        keypoints = read_keypoints(files)
+        check_pixels(keypoints, rig, files)
+        return keypoints
