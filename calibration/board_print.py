@@ -19,9 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.board import Board, write_board_toml
+from calibration.errors import BoardError
 
 _INCH = 0.0254
 _POINTS_PER_INCH = 72.0
+MIN_DPI, MAX_DPI = 72, 2400      # below: squares too coarse to print sharply; above: no printer
 
 
 def write_printable(board: Board, out_dir: str | Path, dpi: int = 300,
@@ -36,7 +38,12 @@ def write_printable(board: Board, out_dir: str | Path, dpi: int = 300,
     Returns:
         file kind (``png``, ``pdf``, ``toml``, ``back_png``, ``back_pdf``) to path.
     """
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        raise BoardError(f"--dpi {dpi}: print resolutions run from {MIN_DPI} to {MAX_DPI} dots "
+                         f"per inch (300 suits most printers)")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BoardError(f"{out} is a file; give a folder for board.png, board.pdf, board.toml")
     out.mkdir(parents=True, exist_ok=True)
     px_per_square = max(round(board.square_size / _INCH * dpi), 8)
     px_per_m = px_per_square / board.square_size

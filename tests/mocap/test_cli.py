@@ -116,3 +116,21 @@ def test_a_failed_run_keeps_the_previous_outputs(session, capsys):
     assert (session / "output" / "points3d.npz").read_bytes() == before
     assert sorted(p.name for p in (session / "output").iterdir()) == ["points3d.npz",
                                                                       "points3d.trc"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--dpi", "0"], "--dpi 0: print resolutions run from 72 to 2400"),
+    (["--dpi", "100000"], "--dpi 100000: print resolutions run from 72 to 2400"),
+])
+def test_board_create_refuses_an_impossible_resolution(tmp_path, options, message, capsys):
+    """--dpi 0 wrote a 44x60 px board and exited 0; --dpi 100000 ended in a traceback."""
+    _assert_clean_failure(capsys, ["board", "create", "-o", str(tmp_path / "b"), *options],
+                          message, tmp_path / "b")
+
+
+def test_board_create_into_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "board"
+    target.write_text("keep me")
+    assert main(["board", "create", "-o", str(target)]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
