@@ -1,17 +1,26 @@
-"""Calibration accuracy and speed, side by side with aniposelib 0.8 (in its own virtual env).
+"""Calibration accuracy and speed, side by side with aniposelib 0.8 and caliscope 0.11.8 (each
+in its own virtual env).
 
 Cases:
   caliscope   caliscope's real 4-webcam session (111 frames at 6 fps, inverted ChArUco board),
               compared with caliscope's own calibration (camera_array.toml): each camera's pose
               relative to cam_0, focal lengths, reprojection RMS and the triangulated board's
-              geometry. Ours runs twice (intrinsics solved; caliscope's intrinsics fixed).
+              geometry. Ours runs twice (intrinsics solved; caliscope's intrinsics fixed),
+              caliscope's scripting API once (its intrinsics fixed), aniposelib three ways.
+  studio6     a 6-camera studio of varied lenses (``studio_rig``) and 600 rendered board frames
+              (``render_session``, cached in .bench/), the true intrinsics given to every tool,
+              compared with the truth after one rigid alignment of the world frames.
   synthetic8  an 8-camera ring (``ring_rig``) and 600 rendered board frames with blur, noise and
-              occluding hands (``render_session``, cached in .bench/), compared with the truth
-              after one rigid alignment of the world frames.
+              occluding hands, intrinsics solved, compared with the truth likewise.
 
-Run: python benchmarks/calibration.py [--case caliscope|synthetic8|all] [--peer-venv PATH]
+Every rig is scored on the frame pairing its tool chose and on the timestamps' pairing (by
+index for the rendered, lockstep cases).
+
+Run: python benchmarks/calibration.py [--case caliscope|studio6|synthetic8|all]
+         [--peer-venv PATH] [--caliscope-venv PATH] [--peers aniposelib caliscope]
 Writes the tables to benchmarks/RESULTS.md (only the sections of the cases run are replaced).
-aniposelib runs through benchmarks/peers/aniposelib_calibrate.py with the peer env's python.
+The peers run through benchmarks/peers/<peer>_calibrate.py with their env's python; a missing
+env is created (python3.11 -m venv, pip install the pinned version).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -51,15 +61,14 @@ from calibration.io import read_calibration, write_calibration, write_text_atomi
 from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
 from mocap.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from mocap.synthetic.board_views import render_session
-from mocap.synthetic.studio import ring_rig
+from mocap.synthetic.studio import ring_rig, studio_rig
 
 FloatArray = NDArray[np.float64]
 REPO = _HERE.parent
 CALISCOPE = REPO / ".." / "shared" / "data" / "caliscope_charuco_4cam"
 BENCH = REPO / ".bench"
 RESULTS = _HERE / "RESULTS.md"
-PEER_SCRIPT = _HERE / "peers" / "aniposelib_calibrate.py"
-PEER_PACKAGE = "aniposelib>=0.8,<0.9"
+PEER_PACKAGES = {"aniposelib": "aniposelib>=0.8,<0.9", "caliscope": "caliscope==0.11.8"}
 PEER_TIMEOUT_S = 3600
 PARALLEL = os.cpu_count() or 1      # our detection's default: a process per camera, per core
 
@@ -67,7 +76,8 @@ PARALLEL = os.cpu_count() or 1      # our detection's default: a process per cam
 # --- one calibration run and its measurements ---------------------------------------------------
 @dataclass
 class Run:
-    """One method's calibration of a case: the rig (None if it failed) and its timings."""
+    """One method's calibration of a case: the rig (None if it failed), its timings and the
+    frame pairing it chose (None: the timestamps' pairing)."""
 
     method: str
     rig: CameraRig | None
@@ -76,6 +86,7 @@ class Run:
     total_s: float | None = None
     error: str | None = None
     reference: bool = False
+    pairing: SyncTable | None = None
     metrics: dict[str, object] = field(default_factory=dict)
 
 
@@ -86,7 +97,7 @@ def run_ours(method: str, videos: dict[str, Path], board: Board,
     """Detect the board in ``videos`` (``workers`` processes) and calibrate with our pipeline,
     end to end (frames matched by ``frame_times``, or by index without them); the detections
     come back for the common metrics, the cameras whose frames it moved in
-    ``metrics["frame_shifts"]``."""
+    ``metrics["frame_shifts"]`` and the solve's stages in ``metrics["solve_split"]``."""
     start = time.perf_counter()
     detections = detect_all(videos, board, workers=workers, progress=False)
     detect_s = time.perf_counter() - start
@@ -101,23 +112,43 @@ def run_ours(method: str, videos: dict[str, Path], board: Board,
         return Run(method, None, detect_s, solve_s, detect_s + solve_s,
                    error=f"{type(e).__name__}: {e}", metrics=found), detections
     solve_s = time.perf_counter() - t0
-    found["frame_shifts"] = result.report.get("frame_shifts", {}).get("cameras", {})
+    shifts = result.report.get("frame_shifts", {}).get("cameras", {})
+    found.update(frame_shifts=shifts, solve_split=solve_split(result.report, solve_s))
     return Run(method, result.rig, detect_s, solve_s, detect_s + solve_s,
+               pairing=chosen_pairing(detections, frame_times, shifts),
                metrics=found), detections
 
 
-# --- aniposelib in its own environment ---------------------------------------------------------
-def peer_python(venv: Path) -> Path:
+def chosen_pairing(detections: dict[str, BoardDetections],
+                   frame_times: dict[str, FloatArray] | None, shifts: dict[str, int]
+                   ) -> SyncTable:
+    """The instants our calibration fitted: the timestamps' (or index) pairing with the
+    cameras it moved by ``shifts`` frames."""
+    times, table = shifted_inputs(detections, frame_times, shifts)
+    return table if times is None else sync_by_timestamps(times)
+
+
+def solve_split(report: dict, solve_s: float) -> dict[str, float]:
+    """Seconds of the solve's stages (the kept calibration's ``report["timing_s"]``) and of
+    the passes before it (the frame-shift search's: the first calibration, its trials)."""
+    split = {k: v for k, v in report["timing_s"].items() if k != "total"}
+    split["passes before the kept one"] = max(solve_s - report["timing_s"]["total"], 0.0)
+    return split
+
+
+# --- the peers, each in its own environment ----------------------------------------------------
+def peer_python(venv: Path, peer: str) -> Path:
     """The peer env's python, creating the env (python3.11 -m venv + pip install) if needed."""
     python = venv / "bin" / "python"
-    if python.exists() and _imports(python, "aniposelib"):
+    if python.exists() and _imports(python, peer):
         return python
-    print(f"creating the aniposelib environment in {venv} (once)", file=sys.stderr)
+    print(f"creating the {peer} environment in {venv} (once)", file=sys.stderr)
     if not python.exists():
         subprocess.run(["python3.11", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", PEER_PACKAGE], check=True)
-    if not _imports(python, "aniposelib"):
-        raise RuntimeError(f"{venv}: aniposelib still cannot be imported after pip install")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", PEER_PACKAGES[peer]],
+                   check=True)
+    if not _imports(python, peer):
+        raise RuntimeError(f"{venv}: {peer} still cannot be imported after pip install")
     return python
 
 
@@ -130,12 +161,33 @@ def _imports(python: Path, module: str) -> bool:
 def board_spec(board: Board) -> dict[str, object]:
     """The job file's board table."""
     return {"squares": list(board.squares), "square_size": board.square_size,
-            "marker_size": board.marker_size, "dictionary": board.dictionary}
+            "marker_size": board.marker_size, "dictionary": board.dictionary,
+            "inverted": board.inverted, "legacy_pattern": board.legacy_pattern}
 
 
 def intrinsics_spec(rig: CameraRig) -> dict[str, dict[str, list]]:
     """The job file's fixed intrinsics table, ``{camera: {matrix, distortions}}``."""
     return {c.name: {"matrix": c.K.tolist(), "distortions": c.dist.tolist()} for c in rig}
+
+
+def aniposelib_job(videos: dict[str, Path], board: Board, *, skip: int = 20,
+                   intrinsics: CameraRig | None = None) -> dict[str, object]:
+    """aniposelib_calibrate.py's job: its detection every ``skip`` frames."""
+    return {"cameras": [[name, str(path)] for name, path in videos.items()],
+            "board": board_spec(board), "skip": skip, "seed": 0,
+            "intrinsics": intrinsics_spec(intrinsics) if intrinsics is not None else None}
+
+
+def caliscope_job(videos: dict[str, Path], board: Board, intrinsics: CameraRig,
+                  timestamps: Path | None) -> dict[str, object]:
+    """caliscope_calibrate.py's job; cameras named ``cam_<n>`` (as ``read_timestamps`` names
+    a caliscope CSV's ports) keep ``n`` as caliscope's cam_id, others get their position."""
+    ids = [int(m[1]) if (m := re.fullmatch(r"cam_(\d+)", name)) else i
+           for i, name in enumerate(videos)]
+    return {"cameras": [[name, str(path), cam_id]
+                        for (name, path), cam_id in zip(videos.items(), ids)],
+            "board": board_spec(board), "intrinsics": intrinsics_spec(intrinsics),
+            "timestamps": str(timestamps) if timestamps is not None else None}
 
 
 def rig_from_result(cameras: dict[str, dict]) -> CameraRig:
@@ -146,71 +198,91 @@ def rig_from_result(cameras: dict[str, dict]) -> CameraRig:
                            for name, c in cameras.items()))
 
 
-def run_peer(method: str, python: Path, videos: dict[str, Path], board: Board, workdir: Path,
-             *, skip: int = 20, intrinsics: CameraRig | None = None) -> Run:
-    """Run aniposelib on ``videos`` through the peer script; its log goes to ``workdir``."""
+def pairing_table(pairing: dict[str, list[int]]) -> SyncTable:
+    """A peer's pairing, ``{camera: its frame at each instant, -1 where none}``, as a sync
+    table (times unknown)."""
+    frames = np.array([pairing[name] for name in pairing], dtype=np.int64).reshape(
+        len(pairing), -1)                                                       # (C, S)
+    nan = np.full(frames.shape[1], np.nan)
+    return SyncTable(tuple(pairing), frames, nan, nan)
+
+
+def result_run(method: str, result: dict) -> Run:
+    """A peer's RESULT.json as a Run (the pairing it chose where it reports one)."""
+    rig = rig_from_result(result["cameras"]) if result.get("ok") else None
+    run = Run(method, rig, result.get("detect_s"), result.get("solve_s"), result.get("wall_s"),
+              result.get("error"))
+    if result.get("pairing"):
+        run.pairing = pairing_table(result["pairing"])
+    run.metrics["versions"] = result.get("versions", {})
+    found, seen = result.get("detections", {}), result.get("detections_any", {})
+    run.metrics["boards_found"] = {name: f"{n} ({seen[name]} with any corner)"
+                                   if seen.get(name, n) != n else n for name, n in found.items()}
+    return run
+
+
+def run_peer(method: str, python: Path, peer: str, job: dict[str, object],
+             workdir: Path) -> Run:
+    """Run ``peers/<peer>_calibrate.py`` on ``job`` with ``python``; its log goes to
+    ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     tag = re.sub(r"\W+", "_", method).strip("_")
-    job, out, log = (workdir / f"{tag}.{ext}" for ext in ("job.json", "result.json", "log"))
-    job.write_text(json.dumps({
-        "cameras": [[name, str(path)] for name, path in videos.items()],
-        "board": board_spec(board), "skip": skip, "seed": 0,
-        "intrinsics": intrinsics_spec(intrinsics) if intrinsics is not None else None}))
+    path, out, log = (workdir / f"{tag}.{ext}" for ext in ("job.json", "result.json", "log"))
+    path.write_text(json.dumps(job))
     out.unlink(missing_ok=True)
+    script = _HERE / "peers" / f"{peer}_calibrate.py"
     with log.open("w") as f:
         try:
-            subprocess.run([str(python), str(PEER_SCRIPT), str(job), str(out)], stdout=f,
+            subprocess.run([str(python), str(script), str(path), str(out)], stdout=f,
                            stderr=subprocess.STDOUT, timeout=PEER_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired:
             return Run(method, None, error=f"timed out after {PEER_TIMEOUT_S} s")
     if not out.exists():
         return Run(method, None, error=f"the peer script wrote no result; see {log}")
-    res = json.loads(out.read_text())
-    rig = rig_from_result(res["cameras"]) if res.get("ok") else None
-    run = Run(method, rig, res.get("detect_s"), res.get("solve_s"), res.get("wall_s"),
-              res.get("error"))
-    run.metrics["versions"] = res.get("versions", {})
-    run.metrics["boards_found"] = res.get("detections", {})
-    return run
+    return result_run(method, json.loads(out.read_text()))
 
 
 # --- metrics ------------------------------------------------------------------------------------
-def measure(run: Run, xy: FloatArray, board: Board, ref: CameraRig, aligned: bool) -> None:
-    """Fill ``run.metrics`` with the common metrics vs ``ref`` (the reference or the truth);
-    ``xy`` (C, S, K, 2) the synchronized corners every rig is measured on."""
+def measure(run: Run, detections: dict[str, BoardDetections], board: Board, ref: CameraRig,
+            aligned: bool, stamped: SyncTable) -> None:
+    """Fill ``run.metrics`` with the poses vs ``ref`` (the reference or the truth) and, on our
+    ``detections``, the reprojection RMS and board geometry with the frames paired as the run
+    chose ("own") and as the timestamps say ("stamped")."""
     if run.rig is None:
         return
-    rig = run.rig.subset(ref.names)
-    diffs = compare_rigs(rig, ref, align="rigid" if aligned else "first")
+    diffs = compare_rigs(run.rig.subset(ref.names), ref, align="rigid" if aligned else "first")
     run.metrics.update(rotation=np.array([d.rotation_deg for d in diffs]),
                        centre=np.array([d.center_mm for d in diffs]),
-                       focal=np.array([d.focal_pct for d in diffs]),
-                       reprojection=reprojection_rms_px(rig, xy),
-                       geometry=board_geometry_rms_mm(rig, xy, board.object_points))
+                       focal=np.array([d.focal_pct for d in diffs]))
+    for key, table in (("own", run.pairing or stamped), ("stamped", stamped)):
+        rig, xy = run.rig.subset(list(table.cameras)), table.corners(detections)
+        run.metrics[key] = (reprojection_rms_px(rig, xy),
+                            board_geometry_rms_mm(rig, xy, board.object_points))
 
 
 def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None or not np.isfinite(value) else format(value, fmt)
 
 
-def summary_table(runs: list[Run]) -> str:
-    """One row per method: times, reprojection RMS, board geometry, worst pose errors."""
-    lines = [("| method | detection s | solving s | total s | reproj. RMS px | board geometry "
-              "RMS mm | max rotation err ° | max centre err mm |"),
-             "|---|---|---|---|---|---|---|---|"]
+def summary_table(runs: list[Run], stamped: str) -> str:
+    """One row per method: times, reprojection RMS and board geometry on its own pairing and
+    on the ``stamped`` one, worst pose errors."""
+    lines = [("| method | detection s | solving s | total s | own pairing: reproj. RMS px / "
+              f"board geometry RMS mm | {stamped}: reproj. RMS px / board geometry RMS mm | "
+              "max rotation err ° | max centre err mm |"), "|---|---|---|---|---|---|---|---|"]
     for r in runs:
-        m = r.metrics
+        m, times = r.metrics, " | ".join(_num(t, ".1f") for t in (r.detect_s, r.solve_s,
+                                                                    r.total_s))
         if r.rig is None:
             error = str(r.error).replace("|", "\\|")
-            lines.append(f"| {r.method} | {_num(r.detect_s, '.1f')} | {_num(r.solve_s, '.1f')} "
-                         f"| {_num(r.total_s, '.1f')} | **failed**: {error} | | | |")
+            lines.append(f"| {r.method} | {times} | **failed**: {error} | | | |")
             continue
+        scores = [f"{_num(m[k][0], '.3f')} / {_num(m[k][1], '.2f')}" if k in m else "-"
+                  for k in ("own", "stamped")]
         worst = [float(np.max(m[k])) if k in m and not r.reference else None
                  for k in ("rotation", "centre")]
-        lines.append(f"| {r.method} | {_num(r.detect_s, '.1f')} | {_num(r.solve_s, '.1f')} | "
-                     f"{_num(r.total_s, '.1f')} | {_num(m.get('reprojection'), '.3f')} | "
-                     f"{_num(m.get('geometry'), '.2f')} | {_num(worst[0], '.2f')} | "
-                     f"{_num(worst[1], '.1f')} |")
+        lines.append(f"| {r.method} | {times} | {scores[0]} | {scores[1]} | "
+                     f"{_num(worst[0], '.2f')} | {_num(worst[1], '.1f')} |")
     return "\n".join(lines)
 
 
@@ -225,6 +297,26 @@ def camera_table(runs: list[Run], names: list[str]) -> str:
                  for k in range(len(names))]
         lines.append(f"| {r.method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def time_note(run: Run) -> str:
+    """Where our run's time went: detection, then the solve's stages."""
+    split = run.metrics.get("solve_split", {})
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in split.items() if v >= 0.05)
+    return (f"Where the time goes, {run.method}: detection {_num(run.detect_s, '.1f')} s "
+            f"({run.metrics.get('workers', 1)} process(es), decoding included), solve "
+            f"{_num(run.solve_s, '.1f')} s ({stages}; seconds).")
+
+
+def pairing_note(stamped: SyncTable, theirs: SyncTable, who: str) -> str:
+    """How ``theirs`` pairs the frames compared with the timestamps' ``stamped`` pairing
+    (instants of >= 2 cameras)."""
+    def groups(table: SyncTable) -> set[tuple[int, ...]]:
+        frames = np.stack([table[c] for c in stamped.cameras])                  # (C, S)
+        return set(map(tuple, frames[:, (frames >= 0).sum(0) >= 2].T.tolist()))
+    a, b = groups(stamped), groups(theirs)
+    return (f"{who} pairs the frames into {len(b)} instants of >= 2 cameras, the timestamps' "
+            f"pairing into {len(a)}; {len(a & b)} of them hold the same frames.")
 
 
 # --- case 1: caliscope's real session -----------------------------------------------------------
@@ -248,109 +340,131 @@ def inverted_copies(videos: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     return out
 
 
-def caliscope_case(python: Path, workers: int) -> str:
-    """Case 1's markdown section: ours twice and aniposelib three ways vs caliscope's rig."""
+def caliscope_case(pythons: dict[str, Path], workers: int) -> str:
+    """Case 1's markdown section: ours twice, caliscope once (timed right after ours with the
+    same intrinsics) and aniposelib three ways vs caliscope's rig."""
     folder = CALISCOPE / "calibration" / "extrinsic"
     board = board_from_caliscope(CALISCOPE / "charuco.toml")
     ref = import_calibration(CALISCOPE / "camera_array.toml")
     videos = find_footage(folder)
     times = read_timestamps(folder / "timestamps.csv")
     times = {name: times[name] for name in videos}
-    runs = [Run("caliscope's own calibration (reference)", ref, reference=True)]
+    reference = Run("caliscope's own calibration (reference)", ref, reference=True)
+    runs = [reference]
     run, detections = run_ours("ours, intrinsics solved", videos, board, times, workers)
     runs.append(run)
     runs.append(run_ours("ours, caliscope intrinsics fixed", videos, board, times, workers,
                          intrinsics=ref)[0])
+    work = BENCH / "caliscope"
+    if "caliscope" in pythons:
+        runs.append(run_peer("caliscope 0.11.8, its intrinsics fixed", pythons["caliscope"],
+                             "caliscope", caliscope_job(videos, board, ref,
+                                                        folder / "timestamps.csv"), work))
+        reference.pairing = runs[-1].pairing
     if PARALLEL > workers:
         runs.append(run_ours(f"ours, intrinsics solved, {PARALLEL} processes (default)",
                              videos, board, times, PARALLEL)[0])
         runs.append(run_ours(f"ours, caliscope intrinsics fixed, {PARALLEL} processes "
                              "(default)", videos, board, times, PARALLEL, intrinsics=ref)[0])
-    work = BENCH / "caliscope"
+    if "aniposelib" in pythons:
+        by_index = sync_by_index({n: d.n_frames for n, d in detections.items()})
+        runs += aniposelib_runs(pythons["aniposelib"], videos, board, ref, work, by_index)
+    stamped = sync_by_timestamps(times)
+    for r in runs:
+        measure(r, detections, board, ref, aligned=False, stamped=stamped)
+    return caliscope_section(runs, ref, stamped, detections)
+
+
+def aniposelib_runs(python: Path, videos: dict[str, Path], board: Board, ref: CameraRig,
+                    work: Path, by_index: SyncTable) -> list[Run]:
+    """aniposelib on negative copies of the (inverted-board) videos: its default, every
+    frame, and ``ref``'s intrinsics fixed; it pairs frames ``by_index``."""
     with tempfile.TemporaryDirectory(dir=_tmp_root()) as tmp:
         negative = inverted_copies(videos, Path(tmp))          # not timed
-        runs.append(run_peer("aniposelib, own intrinsics (default: every 20th frame)", python,
-                             negative, board, work))
-        runs.append(run_peer("aniposelib, own intrinsics, every frame (skip=1)", python,
-                             negative, board, work, skip=1))
-        runs.append(run_peer("aniposelib, caliscope intrinsics fixed", python, negative, board,
-                             work, intrinsics=ref))
-    stamped = sync_by_timestamps(times)
-    shifts = runs[2].metrics.get("frame_shifts") or {}     # ours, caliscope intrinsics fixed
-    sync = sync_by_timestamps(shifted_inputs(detections, times, shifts)[0]) if shifts else stamped
-    xy = sync.corners(detections)
+        runs = [run_peer("aniposelib, own intrinsics (default: every 20th frame)", python,
+                         "aniposelib", aniposelib_job(negative, board), work),
+                run_peer("aniposelib, own intrinsics, every frame (skip=1)", python,
+                         "aniposelib", aniposelib_job(negative, board, skip=1), work),
+                run_peer("aniposelib, caliscope intrinsics fixed", python, "aniposelib",
+                         aniposelib_job(negative, board, intrinsics=ref), work)]
     for r in runs:
-        measure(r, xy, board, ref, aligned=False)
-    as_stamped = {r.method: (reprojection_rms_px(r.rig, stamped.corners(detections)),
-                             board_geometry_rms_mm(r.rig, stamped.corners(detections),
-                                                   board.object_points))
-                  for r in runs[:3] if r.rig is not None and shifts}
-    return caliscope_section(runs, ref, sync, xy, shifts, as_stamped)
+        r.pairing = by_index
+    return runs
 
 
-def caliscope_section(runs: list[Run], ref: CameraRig, sync: SyncTable, xy: FloatArray,
-                      shifts: dict[str, int], as_stamped: dict[str, tuple[float, float]]
-                      ) -> str:
-    """Case 1's markdown; ``xy`` (C, S, K, 2) are the synchronized corners measured on, with
-    the cameras' frames moved by ``shifts``; ``as_stamped``: method -> (RMS, geometry) with
-    the frames paired as the timestamps say."""
+def caliscope_section(runs: list[Run], ref: CameraRig, stamped: SyncTable,
+                      detections: dict[str, BoardDetections]) -> str:
+    """Case 1's markdown; ``stamped``: our pairing of the frames by their timestamps."""
+    xy = stamped.corners(detections)
     n_sync = int((np.isfinite(xy).all(-1).any(-1).sum(0) >= 2).sum())
     intro = ("`../shared/data/caliscope_charuco_4cam`: 4 webcams, 1280x720, 111 frames at 6 fps, "
              "ChArUco 4x5 squares, DICT_4X4_1000, 54 mm squares, printed inverted. Reference: "
              "caliscope's own `camera_array.toml` (intrinsics from separate recordings). Poses "
              "are compared after expressing every rig relative to cam_0.")
     notes = [
-        (f"Ours synchronises frames by `timestamps.csv` ({len(sync)} instants); aniposelib gets "
-         "the videos only and pairs frames by index (its rule; here the same pairs)."),
-        ("aniposelib cannot read an inverted board, so it is given negative copies of the "
-         "videos (MJPG, quality 100), written before its timer starts; making them is not timed."),
-        ("aniposelib with fixed intrinsics: its cameras get caliscope's matrices and distortions "
-         "and `calibrate_rows(init_intrinsics=False, only_extrinsics=True)` adjusts only the "
-         "extrinsics."),
+        (f"Pairings: ours matches frames by `timestamps.csv` ({len(stamped)} instants; "
+         "`sync_by_timestamps`) and may then move a camera by whole frames "
+         "(`calibration.frame_shift`, when the fitted capture latency sits on its half-frame "
+         "bound); caliscope pairs them from the same file by its own rule; aniposelib gets the "
+         "videos only and pairs frames by index. Its reference file's pairing is taken as "
+         "caliscope 0.11.8's."),
         ("Reprojection RMS and board geometry are measured the same way for every rig, on our "
-         f"detections at the synchronized instants ({n_sync} with the board in >= 2 cameras): "
-         "each corner seen by >= 2 cameras is triangulated from all of them (linear, "
-         "undistorted); reprojection RMS over those observations; board geometry = RMS of all "
-         "pairwise corner distances within an instant minus the printed board's.")]
-    if shifts:
-        moved = ", ".join(f"{n} {k:+d} frame" for n, k in shifts.items())
-        stamped = "; ".join(f"{m}: {rms:.3f} px, {geo:.2f} mm"
-                            for m, (rms, geo) in as_stamped.items())
-        notes.append(f"Our calibration found that the frames fit clearly better with {moved} "
-                     "relative to its timestamps (`calibration.frame_shift`: that camera's "
-                     "fitted capture latency sat on its half-frame bound), so the corners are "
-                     "measured at the instants paired that way. Paired as the timestamps say "
-                     f"instead: {stamped}.")
+         f"detections at the instants of a pairing ({n_sync} of the timestamps' with the board "
+         "in >= 2 cameras): each corner seen by >= 2 cameras is triangulated from all of them "
+         "(linear, undistorted); reprojection RMS over those observations; board geometry = "
+         "RMS of all pairwise corner distances within an instant minus the printed board's. "
+         "'own pairing' pairs the frames as that tool chose, 'timestamps' pairing' as "
+         "`sync_by_timestamps` does."),
+        ("caliscope 0.11.8 runs its scripting API in its own env: "
+         "`extract_image_points_multicam` (its pairing, then its ChArUco tracker on each "
+         "paired frame, one thread per camera, the board inverted by the tracker) is its "
+         "detection time; `calibrate_extrinsics(refine_intrinsics=False)` with caliscope's "
+         "intrinsics (bootstrap, optimise, drop the worst 2.5 %, optimise) its solve."),
+        ("aniposelib cannot read an inverted board, so it is given negative copies of the "
+         "videos (MJPG, quality 100), written before its timer starts; making them is not timed. "
+         "With fixed intrinsics its cameras get caliscope's matrices and distortions and "
+         "`calibrate_rows(init_intrinsics=False, only_extrinsics=True)` adjusts only the "
+         "extrinsics.")]
+    for r in runs:
+        if r.metrics.get("frame_shifts"):
+            moved = ", ".join(f"{n} {k:+d} frame" for n, k in r.metrics["frame_shifts"].items())
+            notes.append(f"{r.method}: moved {moved} relative to the timestamps.")
+    peer = next((r for r in runs if r.method.startswith("caliscope ") and r.pairing), None)
+    if peer is not None:
+        notes.append(pairing_note(stamped, peer.pairing, "caliscope 0.11.8"))
+    notes += [time_note(r) for r in runs if "solve_split" in r.metrics][:2]
     return _section("Case 1: caliscope's 4-webcam session (real footage)", intro, runs,
                     ref.names, "Per camera: rotation difference / camera-centre distance "
                     "(relative to cam_0) / focal length difference, vs caliscope's calibration:",
-                    notes)
+                    notes, "timestamps' pairing")
 
 
 def _section(title: str, intro: str, runs: list[Run], names: list[str], per_camera: str,
-             notes: list[str]) -> str:
+             notes: list[str], stamped: str) -> str:
     """A case's markdown: title, setup, summary table, per-camera table, notes."""
-    versions = next((r.metrics["versions"] for r in runs if r.metrics.get("versions")), {})
+    versions = {next(iter(v)): v for r in runs if (v := r.metrics.get("versions"))}
     workers = next((r.metrics["workers"] for r in runs if "workers" in r.metrics), 1)
     rows = (f" (rows marked '{PARALLEL} processes' use one per core, as `mocap calibrate` does)"
             if any(r.metrics.get("workers", workers) != workers for r in runs) else "")
+    peers = "".join(f"; {peer}'s own env: " + ", ".join(f"{k} {v}" for k, v in v.items())
+                    for peer, v in versions.items())
     machine = (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs); ours: numpy "
                f"{np.__version__}, OpenCV {cv2.__version__}, detection in {workers} "
-               f"process(es){rows}; aniposelib's own env: "
-               + ", ".join(f"{k} {v}" for k, v in versions.items())
-               + " (detection in 1 process). Times: wall-clock seconds inside each process, "
-               "imports excluded; other jobs share the machine, so they vary up to 2-3x "
-               "between runs: compare rows of one run.")
+               f"process(es){rows}{peers}. Times: wall-clock seconds inside each process, "
+               "imports excluded, from the videos to a calibrated rig; other jobs share the "
+               "machine, so they vary up to 2-3x between runs: compare rows of one run.")
     found: dict[str, list[str]] = {}
     for r in runs:
         if r.metrics.get("boards_found"):
             counts = ", ".join(f"{k} {v}" for k, v in r.metrics["boards_found"].items())
             found.setdefault(counts, []).append(r.method)
-    frames = ("Frames with the board, per camera (aniposelib: those with >= 8 corners, which "
-              "its `calibrate_rows` keeps): "
+    frames = ("Frames with the board, per camera (ours: with >= 6 corners, the fewest it keeps; "
+              "caliscope: likewise, and in brackets those with any corner, which it keeps; "
+              "aniposelib: with >= 8 corners, which its `calibrate_rows` keeps, and in "
+              "brackets those with any): "
               + "; ".join(f"{' and '.join(methods)}: {c}" for c, methods in found.items()) + ".")
     bullets = "\n".join(f"- {n}" for n in [machine, *notes, frames])
-    return "\n\n".join([f"## {title}", intro, summary_table(runs), per_camera,
+    return "\n\n".join([f"## {title}", intro, summary_table(runs, stamped), per_camera,
                         camera_table(runs, names), "Notes:\n" + bullets])
 
 
@@ -359,80 +473,122 @@ def _tmp_root() -> Path:
     return BENCH
 
 
-# --- case 2: synthetic 8-camera ring ------------------------------------------------------------
+# --- cases 2 and 3: rendered studios ---------------------------------------------------------
+BOARD = {"type": "charuco", "squares": [5, 7], "square_size": 0.1, "marker_size": 0.075,
+         "dictionary": "DICT_4X4_50"}
 SYNTHETIC = {"n_cameras": 8, "n_frames": 600, "radius": 3.0, "height": 2.0,
              "size": [1280, 720], "hfov_deg": 70.0, "seed": 0, "blur": 0.7, "noise": 2.0,
-             "occlusion": 0.2,
-             "board": {"type": "charuco", "squares": [5, 7], "square_size": 0.1,
-                       "marker_size": 0.075, "dictionary": "DICT_4X4_50"}}
+             "occlusion": 0.2, "board": BOARD}
+STUDIO = {"rig": "studio_rig", "n_cameras": 6, "n_frames": 600, "size": [1280, 720],
+          "seed": 0, "blur": 0.7, "noise": 2.0, "occlusion": 0.2, "board": BOARD}
 
 
-def synthetic_session(cache: Path) -> tuple[dict[str, Path], CameraRig, Board]:
-    """The rendered 8-camera session (videos, true rig, board), rendered once into ``cache``
-    and reused while ``SYNTHETIC`` is unchanged."""
-    p = SYNTHETIC
-    board = Board.from_table(dict(p["board"]), "benchmark board")
+def rendered_session(params: dict, cache: Path, make_rig: Callable[[dict], CameraRig]
+                     ) -> tuple[dict[str, Path], CameraRig, Board]:
+    """A rendered session (videos, true rig, board) of ``make_rig(params)``, rendered once
+    into ``cache`` and reused while ``params`` are unchanged."""
+    board = Board.from_table(dict(params["board"]), "benchmark board")
     stamp, truth_file, videos = cache / "params.json", cache / "truth.toml", cache / "videos"
-    wanted = json.dumps(p, sort_keys=True)
+    wanted = json.dumps(params, sort_keys=True)
     if not (stamp.exists() and stamp.read_text() == wanted):
         stamp.unlink(missing_ok=True)
-        rig = ring_rig(p["n_cameras"], radius=p["radius"], height=p["height"],
-                       size=tuple(p["size"]), hfov_deg=p["hfov_deg"], seed=p["seed"])
-        print(f"rendering {p['n_cameras']} x {p['n_frames']} board views into {videos} "
+        rig = make_rig(params)
+        print(f"rendering {len(rig)} x {params['n_frames']} board views into {videos} "
               "(once; about half a minute per 100 views)", file=sys.stderr)
-        render_session(rig, board, p["n_frames"], videos, seed=p["seed"], blur=p["blur"],
-                       noise=p["noise"], occlusion=p["occlusion"])
+        render_session(rig, board, params["n_frames"], videos, seed=params["seed"],
+                       blur=params["blur"], noise=params["noise"],
+                       occlusion=params["occlusion"])
         write_calibration(rig, truth_file)
         write_text_atomically(stamp, wanted)
     return find_footage(videos), read_calibration(truth_file), board
 
 
-def synthetic_case(python: Path, workers: int) -> str:
-    """Case 2's markdown section: ours and aniposelib (default and dense) vs the truth."""
-    videos, truth, board = synthetic_session(BENCH / "synthetic8")
-    sync = sync_by_index({name: SYNTHETIC["n_frames"] for name in videos})
-    run, detections = run_ours("ours", videos, board, None, workers)
-    work = BENCH / "synthetic8" / "peer"
-    peer_default = run_peer("aniposelib (default: every 20th frame)", python, videos, board,
-                            work)
-    runs = [run,
-            *([run_ours(f"ours, {PARALLEL} processes (default)", videos, board, None,
-                        PARALLEL)[0]] if PARALLEL > workers else []),
-            peer_default,
-            run_peer("aniposelib, every frame (skip=1)", python, videos, board, work, skip=1)]
-    xy = sync.corners(detections)
+def _render_notes(p: dict) -> str:
+    b = p["board"]
+    return (f"`render_session` renders {p['n_frames']} frames per camera of a ChArUco "
+            f"{b['squares'][0]}x{b['squares'][1]} board ({b['square_size'] * 1000:.0f} mm "
+            f"squares, {b['dictionary']}) moving and turning once around the volume, blur "
+            f"sigma {p['blur']} px, noise {p['noise']} grey levels, a hand over the board in "
+            f"{p['occlusion']:.0%} of views (MP4 videos, cached in `.bench/`). Errors are vs the "
+            "truth after one rigid motion (rotation + translation, no scale; fitted to the "
+            "camera centres and axes, `calibration.compare.compare_rigs`) maps each solution's "
+            "world frame onto the true one.")
+
+
+def studio_case(pythons: dict[str, Path], workers: int) -> str:
+    """Case 2's markdown section: the true intrinsics given to ours, caliscope (timed right
+    after ours) and aniposelib, vs the truth."""
+    p = STUDIO
+    videos, truth, board = rendered_session(p, BENCH / "studio6", lambda q: studio_rig(
+        q["n_cameras"], size=tuple(q["size"]), seed=q["seed"]))
+    run, detections = run_ours("ours, true intrinsics fixed", videos, board, None, workers,
+                               intrinsics=truth)
+    runs, work = [run], BENCH / "studio6" / "peer"
+    by_index = sync_by_index({n: d.n_frames for n, d in detections.items()})
+    if "caliscope" in pythons:
+        runs.append(run_peer("caliscope 0.11.8, true intrinsics fixed", pythons["caliscope"],
+                             "caliscope", caliscope_job(videos, board, truth, None), work))
+    if PARALLEL > workers:
+        runs.append(run_ours(f"ours, true intrinsics fixed, {PARALLEL} processes (default)",
+                             videos, board, None, PARALLEL, intrinsics=truth)[0])
+    if "aniposelib" in pythons:
+        runs.append(run_peer("aniposelib, true intrinsics fixed (default: every 20th frame)",
+                             pythons["aniposelib"], "aniposelib",
+                             aniposelib_job(videos, board, intrinsics=truth), work))
+        runs[-1].pairing = by_index
     for r in runs:
-        measure(r, xy, board, truth, aligned=True)
-    p, board_p = SYNTHETIC, SYNTHETIC["board"]
+        measure(r, detections, board, truth, aligned=True, stamped=by_index)
+    intro = (f"`studio_rig({p['n_cameras']}, size={tuple(p['size'])}, seed={p['seed']})`: a "
+             "ring of cameras 3-4.5 m from the volume's axis at 1.6-2.6 m, focal lengths "
+             "800-1400 px, radial distortion k1 -0.35..0.1, k2 -0.05..0.15. The true intrinsics "
+             "are given to every tool and held. " + _render_notes(p))
+    notes = [("Reprojection RMS and board geometry as in case 1, on our detections; the "
+              "cameras run in lockstep, so the timestamps' pairing is by index; caliscope gets "
+              "no timestamps and pairs from the videos' frame rate and count."),
+             ("caliscope 0.11.8 and aniposelib as in case 1 (the board is not inverted here: "
+              "all tools read the same videos)."),
+             *[time_note(r) for r in runs if "solve_split" in r.metrics][:1]]
+    return _section(f"Case 2: synthetic {p['n_cameras']}-camera studio, {p['n_frames']} "
+                    "rendered frames, intrinsics given (truth known)", intro, runs,
+                    truth.names, "Per camera: rotation error / centre error / focal length "
+                    "error vs the truth:", notes, "index pairing")
+
+
+def synthetic_case(pythons: dict[str, Path], workers: int) -> str:
+    """Case 3's markdown section: ours and aniposelib (default and dense) vs the truth."""
+    p = SYNTHETIC
+    videos, truth, board = rendered_session(p, BENCH / "synthetic8", lambda q: ring_rig(
+        q["n_cameras"], radius=q["radius"], height=q["height"], size=tuple(q["size"]),
+        hfov_deg=q["hfov_deg"], seed=q["seed"]))
+    by_index = sync_by_index({name: p["n_frames"] for name in videos})
+    run, detections = run_ours("ours", videos, board, None, workers)
+    runs = [run, *([run_ours(f"ours, {PARALLEL} processes (default)", videos, board, None,
+                             PARALLEL)[0]] if PARALLEL > workers else [])]
+    if "aniposelib" in pythons:
+        work = BENCH / "synthetic8" / "peer"
+        runs += [run_peer("aniposelib (default: every 20th frame)", pythons["aniposelib"],
+                          "aniposelib", aniposelib_job(videos, board), work),
+                 run_peer("aniposelib, every frame (skip=1)", pythons["aniposelib"],
+                          "aniposelib", aniposelib_job(videos, board, skip=1), work)]
+    for r in runs:
+        measure(r, detections, board, truth, aligned=True, stamped=by_index)
     intro = (f"`ring_rig({p['n_cameras']}, radius={p['radius']}, height={p['height']}, "
              f"size={tuple(p['size'])}, hfov_deg={p['hfov_deg']}, seed={p['seed']})` with lens "
-             f"distortion; `render_session` renders {p['n_frames']} frames per camera of a "
-             f"ChArUco {board_p['squares'][0]}x{board_p['squares'][1]} board "
-             f"({board_p['square_size'] * 1000:.0f} mm squares, {board_p['dictionary']}) moving "
-             f"and turning once around the volume, blur sigma {p['blur']} px, noise "
-             f"{p['noise']} grey levels, a hand over the board in {p['occlusion']:.0%} of views "
-             "(MJPG videos, cached in `.bench/synthetic8/`). Errors are vs the truth after one "
-             "rigid motion (rotation + translation, no scale; fitted to the camera centres and "
-             "axes, `calibration.compare.compare_rigs`) maps each solution's world frame onto "
-             "the true one.")
+             "distortion; intrinsics solved by every tool. " + _render_notes(p))
     notes = [
         ("Reprojection RMS and board geometry as in case 1, on our detections (frames paired by "
          "index: the cameras run in lockstep)."),
         ("aniposelib's default `detect_video(skip=20)` looks at every 20th frame (and the 9 "
          "after each hit); `skip=1` is its densest setting, run through its own "
          "`CharucoBoard.detect_video` and `CameraGroup.calibrate_rows`.")]
-    if peer_default.rig is not None:
-        notes.append("aniposelib's default did not stop with \"Could not build calibration "
-                     "graph\" here: the board is seen in long runs of frames and after each hit "
-                     "`detect_video` also reads the next 9 frames, so its sparse sampling keeps "
-                     "most frames with the board (see the counts below).")
-    return _section("Case 2: synthetic 8-camera ring, 600 rendered frames (truth known)",
-                    intro, runs, truth.names, "Per camera: rotation error / centre error / "
-                    "focal length error vs the truth:", notes)
+    return _section(f"Case 3: synthetic {p['n_cameras']}-camera ring, {p['n_frames']} rendered "
+                    "frames (truth known)", intro, runs, truth.names, "Per camera: rotation "
+                    "error / centre error / focal length error vs the truth:", notes,
+                    "index pairing")
 
 
 # --- RESULTS.md ------------------------------------------------------------------------------
-CASES = {"caliscope": caliscope_case, "synthetic8": synthetic_case}
+CASES = {"caliscope": caliscope_case, "studio6": studio_case, "synthetic8": synthetic_case}
 _HEADER = ("# Benchmark results\n\n"
            "Calibration: `python benchmarks/calibration.py --case all` (sections are replaced "
            "case by case).\n")
@@ -455,16 +611,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
+    parser.add_argument("--peers", nargs="*", choices=list(PEER_PACKAGES),
+                        default=list(PEER_PACKAGES), help="the peers to run (default: all)")
     parser.add_argument("--peer-venv", type=Path, default=BENCH / "venv-aniposelib",
                         help="aniposelib's virtual env (created with python3.11 -m venv and "
                              "pip install aniposelib when missing)")
+    parser.add_argument("--caliscope-venv", type=Path, default=BENCH / "venv-caliscope",
+                        help="caliscope's virtual env (created with python3.11 -m venv and "
+                             "pip install caliscope==0.11.8 when missing)")
     parser.add_argument("--workers", type=int, default=1,
                         help="our detection's processes (default 1, like aniposelib's)")
     args = parser.parse_args(argv)
-    python = peer_python(args.peer_venv.resolve())
+    venvs = {"aniposelib": args.peer_venv, "caliscope": args.caliscope_venv}
+    pythons = {peer: peer_python(venvs[peer].resolve(), peer) for peer in args.peers}
     sections = {}
     for case in (CASES if args.case == "all" else [args.case]):
-        sections[case] = CASES[case](python, args.workers)
+        sections[case] = CASES[case](pythons, args.workers)
         print(sections[case] + "\n", flush=True)
     update_results(sections)
     print(f"written {RESULTS}", file=sys.stderr)
