@@ -34,6 +34,8 @@ class BlockLMResult:
     cost: float              # 0.5 * sum of robust losses, as scipy reports it
     n_evaluations: int
     n_iterations: int
+    converged: bool          # stopped by a tolerance, not by ``max_iterations``
+    reason: str              # why it stopped, a phrase for reports
 
 
 def robust_weights(sq: FloatArray, loss: str, f_scale: float) -> tuple[FloatArray, FloatArray]:
@@ -73,9 +75,9 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
             and q (NA, Q), added to the cost without the robust loss (e.g. fx - fy = 0).
         tol: stop when a step lowers the cost by less than ``tol`` relative, or moves no
             parameter by more than ``tol`` relative, or five steps together lower it by less
-            than STALL relative (a flat valley of inconsistent data).
+            than STALL relative (a flat valley of inconsistent data), or no step lowers it.
     Returns:
-        BlockLMResult.
+        BlockLMResult; ``converged`` is False when ``max_iterations`` stopped it first.
     """
     layout = _Layout(obs_a, obs_b, xa.shape[0], xb.shape[0])
     P, q = prior if prior is not None else (np.zeros((xa.shape[0], 0, xa.shape[1])),
@@ -89,6 +91,7 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
     r, Ja, Jb = fun(xa, xb, True)
     cost = total_cost(r, xa)
     n_eval, lam, it, history = 1, 1e-3, 0, [cost]
+    converged, reason = False, f"stopped at max_iterations={max_iterations} before converging"
     for it in range(1, max_iterations + 1):
         if Ja is None or Jb is None:
             raise ValueError("the residual function gave no Jacobian when asked for one")
@@ -111,11 +114,22 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
                 break
             lam *= 5
         history.append(cost)
-        if not improved or done or (it >= 5 and history[-6] - cost <= STALL * cost):
+        stop = _stop_reason(improved, done, it >= 5 and history[-6] - cost <= STALL * cost)
+        if stop:
+            converged, reason = True, stop
             break
         r, Ja, Jb = fun(xa, xb, True)
         n_eval += 1
-    return BlockLMResult(xa, xb, float(cost), n_eval, it)
+    return BlockLMResult(xa, xb, float(cost), n_eval, it, converged, reason)
+
+
+def _stop_reason(improved: bool, done: bool, stalled: bool) -> str:
+    """Why the iterations stop now ("" to go on)."""
+    if not improved:
+        return "no step lowers the cost"
+    if done:
+        return "the cost or the step fell below the tolerance"
+    return "five steps lowered the cost by less than STALL" if stalled else ""
 
 
 def _small_step(d: FloatArray, x: FloatArray, tol: float) -> bool:

@@ -2,11 +2,14 @@
 
 Unknowns: every camera's pose (Rodrigues rvec, t; world to camera), every frame's board pose
 (rvec, t; board to world) and, optionally, intrinsics per camera (fx, fy, cx, cy and the five
-OpenCV or four fisheye distortion coefficients). Residuals: the pixel reprojection error of every
-observed corner, computed in one batched projection. The Jacobian is analytic (or, on request,
+OpenCV or four fisheye distortion coefficients; a camera's skew K[0, 1] is carried as given, never
+refined). Residuals: the pixel reprojection error of every observed corner, computed in one
+batched projection; a corner at or behind its camera has an infinite one (it is left out, and a
+step that would put a corner there is refused). The Jacobian is analytic (or, on request,
 batched finite differences over an explicit ``jac_sparsity``), the loss robust (soft L1 with a
 1 px scale), the gauge fixed by holding one camera's pose; the board's printed geometry fixes the
 scale. After convergence, observations with large residuals are dropped and it runs once more.
+The problem itself (packing, projection, Jacobian, solvers) is ``calibration.bundle_problem``.
 """
 
 from __future__ import annotations
@@ -14,35 +17,26 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import least_squares
-from scipy.sparse import csr_matrix
 
-from calibration.block_lm import solve_block_lm
-from calibration.camera import Camera, rodrigues_to_matrix
+from calibration.bundle_problem import (
+    FISHEYE_PARAMS,
+    MIN_DEPTH,
+    PINHOLE_PARAMS,
+    TIE_WEIGHT,
+    BundleProblem,
+)
+from calibration.camera import Camera
 from calibration.detections import Observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
-from calibration.projection_jacobian import (
-    distort_with_jacobian,
-    intrinsics_jacobian,
-    left_jacobian,
-    point_jacobian,
-    pose_pair_jacobian,
-    rvecs_from_matrices,
-)
+
+__all__ = ["FISHEYE_PARAMS", "MIN_DEPTH", "PINHOLE_PARAMS", "TIE_WEIGHT", "BundleResult",
+           "bundle_adjust", "projection_jacobians"]
 
 FloatArray = NDArray[np.float64]
-
-PINHOLE_PARAMS = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3")
-FISHEYE_PARAMS = ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4", "")
-_N_INTR = 9
-_OBS_COLS = 6 + 6 + _N_INTR            # parameters one observation depends on
-_CAMERA_COLS = np.r_[0:6, 12:_OBS_COLS]  # camera pose and intrinsics among those
-TIE_WEIGHT = 100.0                       # cost of fx - fy per pixel, for square pixels
 
 
 @dataclass(frozen=True)
@@ -52,14 +46,20 @@ class BundleResult:
     Attributes:
         cameras: refined cameras, in the order given.
         board: refined board poses (same frames as given).
-        residuals: (M,) reprojection error of every observation given, pixels.
-        inliers: (M,) False for observations dropped as outliers.
+        residuals: (M,) reprojection error of every observation given, pixels; inf where the
+            corner lies at or behind its camera (MIN_DEPTH).
+        inliers: (M,) False for observations dropped as outliers or behind their camera.
         camera: (M,) camera index of every observation given.
         rms: (C,) per-camera RMS over its inliers, pixels.
-        initial_rms: (C,) the same before adjustment (all observations).
+        initial_rms: (C,) the same before adjustment (the observations in front of their
+            camera).
         cost: final robust cost.
         n_evaluations: residual evaluations over both runs.
         seconds: wall time.
+        converged: the last run stopped at its tolerances (False: ``max_iterations`` stopped
+            it, and the result is not a minimum).
+        stop_reason: why the last run stopped, a phrase for reports.
+        n_iterations: iterations over both runs (scipy: Jacobian evaluations).
     """
 
     cameras: list[Camera]
@@ -72,6 +72,9 @@ class BundleResult:
     cost: float
     n_evaluations: int
     seconds: float
+    converged: bool
+    stop_reason: str
+    n_iterations: int
 
 
 def bundle_adjust(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
@@ -104,33 +107,42 @@ def bundle_adjust(cameras: Sequence[Camera], board: BoardPoses, obs: Observation
             "scipy-numeric" (``least_squares`` with finite differences over ``jac_sparsity``).
         max_iterations: iterations (schur) or evaluations (scipy) per run; None: solver default.
     Returns:
-        BundleResult (residuals and inliers in the order of ``obs``).
+        BundleResult (residuals and inliers in the order of ``obs``); observations whose corner
+        starts at or behind its camera are left out of the first run (the outlier pass takes
+        back those that the solution puts in front and fits).
     Raises:
-        SolverError: when the solver fails or the problem has no observations.
+        SolverError: when the solver fails, or no observed corner lies in front of its camera.
     """
     start = time.perf_counter()
     if obs.camera.size == 0:
         raise SolverError("bundle adjustment: no board corner was observed")
     order = np.lexsort((obs.frame, obs.camera))             # the Schur solver's order
-    problem = _Problem(cameras, board, obs.select(order), np.asarray(object_points, float),
-                       refine_intrinsics, fixed_intrinsics, fixed_camera, square_pixels)
+    problem = BundleProblem(cameras, board, obs.select(order), np.asarray(object_points, float),
+                            refine_intrinsics, fixed_intrinsics, fixed_camera, square_pixels)
     initial = problem.residual_norms(problem.x0)
-    x, cost, n_eval = problem.solve(problem.x0, loss, f_scale, solver, max_iterations)
-    inliers = np.ones(order.size, bool)
+    in_front = np.isfinite(initial)
+    if not in_front.any():
+        raise SolverError("bundle adjustment: every observed corner starts behind its camera; "
+                          "the initial camera or board poses are wrong")
+    runs = [problem.restricted(in_front).solve(problem.x0, loss, f_scale, solver,
+                                               max_iterations)]
+    inliers = in_front
     if outlier_px is not None:
-        inliers = _inliers(problem.residual_norms(x), problem.obs, outlier_px)
-        if not inliers.all():
-            x, cost, more = problem.restricted(inliers).solve(x, loss, f_scale, solver,
-                                                              max_iterations)
-            n_eval += more
-    cams, poses = problem.unpack(x)
+        inliers = _inliers(problem.residual_norms(runs[0].x), problem.obs, outlier_px)
+        if not np.array_equal(inliers, in_front):
+            runs.append(problem.restricted(inliers).solve(runs[0].x, loss, f_scale, solver,
+                                                          max_iterations))
+    last = runs[-1]
+    cams, poses = problem.unpack(last.x)
     norms, init = np.empty(order.size), np.empty(order.size)
     keep = np.empty(order.size, bool)
-    norms[order], keep[order], init[order] = problem.residual_norms(x), inliers, initial
+    norms[order], keep[order], init[order] = problem.residual_norms(last.x), inliers, initial
     return BundleResult(cams, poses, norms, keep, obs.camera,
                         _rms_per_camera(norms, obs.camera, keep, len(cameras)),
-                        _rms_per_camera(init, obs.camera, np.ones_like(keep), len(cameras)),
-                        cost, n_eval, time.perf_counter() - start)
+                        _rms_per_camera(init, obs.camera, np.isfinite(init), len(cameras)),
+                        last.cost, sum(r.n_evaluations for r in runs),
+                        time.perf_counter() - start, last.converged, last.reason,
+                        sum(r.n_iterations for r in runs))
 
 
 def projection_jacobians(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
@@ -145,238 +157,18 @@ def projection_jacobians(cameras: Sequence[Camera], board: BoardPoses, obs: Obse
     Returns:
         (M, 2, 6) camera pose, (M, 2, 6) board pose, (M, 2, 9) intrinsics.
     """
-    problem = _Problem(cameras, board, obs, np.asarray(object_points, float), False, (), None)
+    problem = BundleProblem(cameras, board, obs, np.asarray(object_points, float), False, (),
+                            None)
     _, J = problem.project(problem.x0, with_jacobian=True)
     assert J is not None                            # asked for; not user input
     return J[:, :, 0:6], J[:, :, 6:12], J[:, :, 12:]
 
 
-class _Problem:
-    """Parameter packing, residuals and Jacobian of one bundle adjustment."""
-
-    def __init__(self, cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
-                 object_points: FloatArray, refine: bool | Sequence[bool],
-                 fixed_names: Collection[str] | Sequence[Collection[str]],
-                 fixed_camera: int | None,
-                 square: bool | Sequence[bool] = False) -> None:
-        if np.any(np.diff(obs.camera) < 0):
-            raise SolverError("bundle adjustment: observations must be sorted by camera")
-        self.cameras, self.board, self.obs, self.obj = list(cameras), board, obs, object_points
-        n_cam, n_frame = len(cameras), board.frames.size
-        self.fisheye = np.array([c.fisheye for c in cameras])
-        cam_pose = np.array([np.r_[c.rvec, c.t] for c in cameras])                 # (C, 6)
-        board_pose = np.hstack([rvecs_from_matrices(board.R), board.t])                           # (F, 6)
-        intr = np.array([_intrinsics_vector(c) for c in cameras])                   # (C, 9)
-        self.full = np.concatenate([cam_pose.ravel(), board_pose.ravel(), intr.ravel()])
-        self.free = _free_mask(n_cam, n_frame, self.fisheye, refine, fixed_names, fixed_camera,
-                               np.unique(obs.frame))
-        self.column = np.full(self.full.size, -1)
-        self.column[self.free] = np.arange(self.free.sum())
-        self.x0 = self.full[self.free].copy()
-        self.n_cam, self.n_frame = n_cam, n_frame
-        fx_col = self.column[6 * n_cam + 6 * n_frame + _N_INTR * np.arange(n_cam)]    # (C,)
-        fy_col = self.column[6 * n_cam + 6 * n_frame + _N_INTR * np.arange(n_cam) + 1]
-        tied = np.broadcast_to(np.asarray(square, bool), (n_cam,)) & (fx_col >= 0) & (fy_col >= 0)
-        self.tie = np.flatnonzero(tied)                  # cameras held at fx = fy
-        self.tie_cols = np.stack([fx_col[tied], fy_col[tied]], axis=1)               # (T, 2)
-        self._pattern = self._sparsity_pattern()
-
-    # --- packing ----------------------------------------------------------------------
-    def params(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Camera poses (C, 6), board poses (F, 6), intrinsics (C, 9) for free values ``x``."""
-        full = self.full.copy()
-        full[self.free] = x
-        c6, f6 = 6 * self.n_cam, 6 * self.n_frame
-        return (full[:c6].reshape(-1, 6), full[c6:c6 + f6].reshape(-1, 6),
-                full[c6 + f6:].reshape(-1, _N_INTR))
-
-    def unpack(self, x: FloatArray) -> tuple[list[Camera], BoardPoses]:
-        cam_pose, board_pose, intr = self.params(x)
-        cams = []
-        for c, pose, k in zip(self.cameras, cam_pose, intr):
-            K = np.array([[k[0], 0.0, k[2]], [0.0, k[1], k[3]], [0.0, 0.0, 1.0]])
-            dist = k[4:8] if c.fisheye else k[4:9]
-            cams.append(Camera.from_rvec(c.name, c.size, K, dist, pose[:3], pose[3:],
-                                         fisheye=c.fisheye, extra=dict(c.extra)))
-        poses = BoardPoses(self.board.frames, rodrigues_to_matrix(board_pose[:, :3]),
-                           board_pose[:, 3:].copy())
-        return cams, poses
-
-    def restricted(self, keep: NDArray[np.bool_]) -> _Problem:
-        """The same problem over a subset of the observations (same parameters)."""
-        sub = object.__new__(_Problem)
-        sub.__dict__.update(self.__dict__)
-        sub.obs = self.obs.select(keep)
-        sub._pattern = sub._sparsity_pattern()
-        return sub
-
-    # --- model --------------------------------------------------------------------------
-    def project(self, x: FloatArray, with_jacobian: bool = False
-                ) -> tuple[FloatArray, FloatArray | None]:
-        """(M, 2) projected pixels and, if asked, (M, 2, 21) derivatives with respect to the
-        observation's camera pose (6), board pose (6) and camera intrinsics (9)."""
-        return self.project_blocks(*self.params(x), with_jacobian)
-
-    def project_blocks(self, cam_pose: FloatArray, board_pose: FloatArray, intr: FloatArray,
-                       with_jacobian: bool = False) -> tuple[FloatArray, FloatArray | None]:
-        """:meth:`project` from camera poses (C, 6), board poses (F, 6), intrinsics (C, 9).
-        Runs over one camera's observations at a time, in chunks (:meth:`by_camera`): its
-        rotation is then one matrix product and the temporary arrays stay small."""
-        o, n_corners = self.obs, self.obj.shape[0]
-        Rc, Rb = rodrigues_to_matrix(cam_pose[:, :3]), rodrigues_to_matrix(board_pose[:, :3])
-        corners = (self.obj @ Rb.transpose(0, 2, 1)).reshape(-1, 3)               # (F K, 3) Rb X
-        Jl_c, Jl_b = left_jacobian(cam_pose[:, :3]), left_jacobian(board_pose[:, :3])
-        uv = np.empty((o.camera.size, 2))
-        J = np.empty((o.camera.size, 2, _OBS_COLS)) if with_jacobian else None
-        for c, idx in self.by_camera():
-            frame = o.frame[idx]
-            Xb = np.take(corners, frame * n_corners + o.corner[idx], axis=0)       # (m, 3)
-            W = (Xb + board_pose[frame, 3:]) @ Rc[c].T                             # (m, 3) Rc Y
-            Z = W + cam_pose[c, 3:]                                                # (m, 3) camera
-            z = np.where(np.abs(Z[:, 2]) > 1e-9, Z[:, 2], 1e-9)
-            xy = Z[:, :2] / z[:, None]                                             # (m, 2)
-            k = np.broadcast_to(intr[c], (xy.shape[0], _N_INTR))                   # (m, 9)
-            xd, D, Dk = distort_with_jacobian(xy, k[:, 4:], np.full(xy.shape[0], self.fisheye[c]),
-                                              with_jacobian)
-            uv[idx] = xd * k[:, :2] + k[:, 2:4]
-            if J is not None and D is not None and Dk is not None:
-                A = point_jacobian(D, xy, k[:, :2], z)                             # (m, 2, 3)
-                np.concatenate([*pose_pair_jacobian(A, W, Rc[c], Jl_c[c], Xb, Jl_b[frame]),
-                                intrinsics_jacobian(xd, k[:, :2], Dk)], axis=2, out=J[idx])
-        return uv, J
-
-    def by_camera(self, chunk: int = 4096) -> list[tuple[int, slice]]:
-        """(camera, slice of its observations) in chunks of at most ``chunk`` observations
-        (they are sorted by camera)."""
-        bounds = np.searchsorted(self.obs.camera, np.arange(self.n_cam + 1))
-        return [(c, slice(start, min(start + chunk, hi)))
-                for c, (lo, hi) in enumerate(pairwise(bounds)) for start in range(lo, hi, chunk)]
-
-    def residuals(self, x: FloatArray) -> FloatArray:
-        """(2 M + T,) pixel errors, then the square-pixel ties ``TIE_WEIGHT * (fx - fy)``."""
-        uv, _ = self.project(x)
-        tie = TIE_WEIGHT * (x[self.tie_cols[:, 0]] - x[self.tie_cols[:, 1]])
-        return np.concatenate([(uv - self.obs.xy).ravel(), tie])
-
-    def residual_norms(self, x: FloatArray) -> FloatArray:
-        uv, _ = self.project(x)
-        return np.linalg.norm(uv - self.obs.xy, axis=1)
-
-    def jacobian(self, x: FloatArray) -> csr_matrix:
-        _, J = self.project(x, with_jacobian=True)
-        assert J is not None                            # asked for; not user input
-        rows, cols, valid = self._pattern
-        tie = np.tile([TIE_WEIGHT, -TIE_WEIGHT], self.tie.size)
-        return csr_matrix((np.r_[J[valid], tie], (rows, cols)),
-                          shape=(2 * self.obs.camera.size + self.tie.size, self.x0.size))
-
-    def _sparsity_pattern(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-        """Rows, columns (of the free parameters) and (M, 2, 21) mask of the Jacobian's entries."""
-        o, c6, f6 = self.obs, 6 * self.n_cam, 6 * self.n_frame
-        full_col = np.concatenate([6 * o.camera[:, None] + np.arange(6),
-                                   c6 + 6 * o.frame[:, None] + np.arange(6),
-                                   c6 + f6 + _N_INTR * o.camera[:, None] + np.arange(_N_INTR)],
-                                  axis=1)                                        # (M, 21)
-        col = self.column[full_col]
-        valid = np.broadcast_to((col >= 0)[:, None, :], (o.camera.size, 2, _OBS_COLS))
-        rows = np.broadcast_to((2 * np.arange(o.camera.size)[:, None, None]
-                                + np.arange(2)[None, :, None]), valid.shape)
-        tie_rows = 2 * o.camera.size + np.repeat(np.arange(self.tie.size), 2)
-        return (np.r_[rows[valid], tie_rows],
-                np.r_[np.broadcast_to(col[:, None, :], valid.shape)[valid],
-                      self.tie_cols.ravel()], valid)
-
-    def sparsity(self) -> csr_matrix:
-        """The Jacobian's structure as a sparse 0/1 matrix (for finite differences)."""
-        rows, cols, _ = self._pattern
-        return csr_matrix((np.ones(rows.size), (rows, cols)),
-                          shape=(2 * self.obs.camera.size + self.tie.size, self.x0.size))
-
-    def solve(self, x0: FloatArray, loss: str, f_scale: float, solver: str,
-              max_nfev: int | None) -> tuple[FloatArray, float, int]:
-        """Minimise from ``x0``: ``solver`` "schur" (block LM), "scipy" (least_squares, analytic
-        sparse Jacobian) or "scipy-numeric" (least_squares, finite differences over
-        ``jac_sparsity``). Returns x, cost, number of evaluations."""
-        if solver == "schur":
-            return self._solve_schur(x0, loss, f_scale, max_nfev)
-        if solver not in ("scipy", "scipy-numeric"):
-            raise SolverError(f"unknown bundle adjustment solver '{solver}'; use schur, scipy "
-                              "or scipy-numeric")
-        kwargs = ({"jac": self.jacobian} if solver == "scipy"
-                  else {"jac": "2-point", "jac_sparsity": self.sparsity()})
-        try:
-            res = least_squares(self.residuals, x0, method="trf", loss=loss, f_scale=f_scale,
-                                x_scale="jac", tr_solver="lsmr", ftol=1e-10, xtol=1e-10,
-                                gtol=1e-10, max_nfev=max_nfev, **kwargs)
-        except (ValueError, np.linalg.LinAlgError) as e:
-            raise SolverError(f"bundle adjustment failed: {e}") from e
-        return res.x, float(res.cost), int(res.nfev)
-
-    def _solve_schur(self, x0: FloatArray, loss: str, f_scale: float,
-                     max_nfev: int | None) -> tuple[FloatArray, float, int]:
-        cam_pose, board_pose, intr = self.params(x0)
-        c6, f6 = 6 * self.n_cam, 6 * self.n_frame
-        free_a = np.hstack([self.free[:c6].reshape(-1, 6),
-                            self.free[c6 + f6:].reshape(-1, _N_INTR)])           # (C, 15)
-
-        def fun(xa: FloatArray, xb: FloatArray, jac: bool
-                ) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
-            uv, J = self.project_blocks(xa[:, :6], xb, xa[:, 6:], jac)
-            if J is None:
-                return uv - self.obs.xy, None, None
-            return uv - self.obs.xy, J[:, :, _CAMERA_COLS], J[:, :, 6:12]
-
-        P = np.zeros((self.n_cam, 1, 6 + _N_INTR))
-        P[self.tie, 0, 6], P[self.tie, 0, 7] = TIE_WEIGHT, -TIE_WEIGHT
-        try:
-            res = solve_block_lm(fun, np.hstack([cam_pose, intr]), board_pose, self.obs.camera,
-                                 self.obs.frame, free_a, loss=loss, f_scale=f_scale,
-                                 prior=(P, np.zeros((self.n_cam, 1))),
-                                 max_iterations=max_nfev or 100)
-        except (ValueError, np.linalg.LinAlgError) as e:
-            raise SolverError(f"bundle adjustment failed: {e}") from e
-        full = np.concatenate([res.xa[:, :6].ravel(), res.xb.ravel(), res.xa[:, 6:].ravel()])
-        return full[self.free], res.cost, res.n_evaluations
-
-
-# --- parameterisation --------------------------------------------------------------------
-def _intrinsics_vector(camera: Camera) -> FloatArray:
-    K, d = camera.K, camera.dist
-    out = np.zeros(_N_INTR)
-    out[:4] = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    out[4:4 + d.size] = d
-    return out
-
-
-def _free_mask(n_cam: int, n_frame: int, fisheye: NDArray[np.bool_],
-               refine: bool | Sequence[bool],
-               fixed_names: Collection[str] | Sequence[Collection[str]],
-               fixed_camera: int | None, used_frames: NDArray[np.int64]) -> NDArray[np.bool_]:
-    cam = np.ones((n_cam, 6), bool)
-    if fixed_camera is not None:
-        cam[fixed_camera] = False
-    frame = np.zeros((n_frame, 6), bool)
-    frame[used_frames] = True
-    per_cam = np.broadcast_to(np.asarray(refine, bool), (n_cam,))
-    names = list(fixed_names)
-    fixed = (names if names and not isinstance(names[0], str) else [names] * n_cam)
-    if len(fixed) != n_cam:
-        raise SolverError(f"fixed_intrinsics has {len(fixed)} entries for {n_cam} cameras")
-    unknown: set[str] = set().union(*map(set, fixed)) - set(PINHOLE_PARAMS) - set(FISHEYE_PARAMS)
-    if unknown:
-        raise SolverError(f"unknown intrinsic parameter(s) {sorted(unknown)}; known: "
-                          f"{', '.join(PINHOLE_PARAMS)}, k4")
-    intr = np.zeros((n_cam, _N_INTR), bool)
-    for c in range(n_cam):
-        params = FISHEYE_PARAMS if fisheye[c] else PINHOLE_PARAMS
-        intr[c] = per_cam[c] & np.array([bool(n) and n not in fixed[c] for n in params])
-    return np.concatenate([cam.ravel(), frame.ravel(), intr.ravel()])
-
-
 def _inliers(norms: FloatArray, obs: Observations, outlier_px: float) -> NDArray[np.bool_]:
     """(M,) False for outlying observations and for every observation of an outlying view."""
-    sigma = np.median(norms) / 1.1774                        # Rayleigh median -> sigma
-    keep = norms <= max(float(outlier_px), 5.0 * float(sigma))
+    finite = np.isfinite(norms)                              # inf: behind the camera
+    sigma = np.median(norms[finite]) / 1.1774                # Rayleigh median -> sigma
+    keep = finite & (norms <= max(float(outlier_px), 5.0 * float(sigma)))
     _, view = np.unique(obs.frame * (obs.camera.max() + 1) + obs.camera, return_inverse=True)
     n = np.bincount(view[keep], minlength=view.max() + 1)
     view_rms = np.sqrt(np.bincount(view[keep], norms[keep] ** 2, view.max() + 1)

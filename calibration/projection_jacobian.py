@@ -79,15 +79,18 @@ def cross_rows(a: FloatArray, w: FloatArray) -> FloatArray:
     return out
 
 
-def point_jacobian(D: FloatArray, xy: FloatArray, f: FloatArray, z: FloatArray) -> FloatArray:
+def point_jacobian(D: FloatArray, xy: FloatArray, f: FloatArray, z: FloatArray,
+                   skew: float = 0.0) -> FloatArray:
     """Derivatives (m, 2, 3) of m pixels with respect to their points in camera coordinates,
-    diag(f) D P with P = [[1/z, 0, -x/z], [0, 1/z, -y/z]], from d distorted / d xy ``D``
-    (m, 2, 2), the ideal normalized points ``xy`` (m, 2), focal lengths ``f`` (m, 2) and depths
-    ``z`` (m,)."""
+    [[fx, skew], [0, fy]] D P with P = [[1/z, 0, -x/z], [0, 1/z, -y/z]], from d distorted / d xy
+    ``D`` (m, 2, 2), the ideal normalized points ``xy`` (m, 2), focal lengths ``f`` (m, 2),
+    depths ``z`` (m,) and the camera's skew K[0, 1] (pixels)."""
     f_z = f / z[:, None]                                                        # (m, 2)
     out = np.empty((xy.shape[0], 2, 3))
     out[:, :, :2] = D * f_z[:, :, None]
     out[:, :, 2] = -np.einsum("mij,mj->mi", D, xy) * f_z
+    if skew:                                              # row v is fy (D P)_y: add skew (D P)_y
+        out[:, 0] += (skew / f[:, 1])[:, None] * out[:, 1]
     return out
 
 
@@ -114,14 +117,18 @@ def pose_pair_jacobian(A: FloatArray, W: FloatArray, Rc: FloatArray, Jl_c: Float
     return d_rc, A, d_rb, ARc
 
 
-def intrinsics_jacobian(xd: FloatArray, f: FloatArray, Dk: FloatArray) -> FloatArray:
+def intrinsics_jacobian(xd: FloatArray, f: FloatArray, Dk: FloatArray,
+                        skew: float = 0.0) -> FloatArray:
     """Derivatives (m, 2, 9) of m pixels with respect to fx, fy, cx, cy and the 5 distortion
     coefficients, from the distorted normalized points ``xd`` (m, 2), the focal lengths ``f``
-    (m, 2) and d distorted / d coefficients ``Dk`` (m, 2, 5)."""
+    (m, 2), d distorted / d coefficients ``Dk`` (m, 2, 5) and the camera's (held) skew K[0, 1]
+    (u = fx xd + skew yd + cx)."""
     out = np.zeros((xd.shape[0], 2, 9))
     out[:, 0, 0], out[:, 1, 1] = xd[:, 0], xd[:, 1]
     out[:, 0, 2] = out[:, 1, 3] = 1.0
     out[:, :, 4:] = f[:, :, None] * Dk
+    if skew:
+        out[:, 0, 4:] += skew * Dk[:, 1]
     return out
 
 

@@ -1,12 +1,13 @@
 """Block Levenberg-Marquardt: the Schur-complement normal equations and step equal the dense
-ones, for cameras and frames without observations and fixed camera parameters too."""
+ones, for cameras and frames without observations and fixed camera parameters too; whether it
+converged is reported."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from calibration.block_lm import _Layout
+from calibration.block_lm import _Layout, solve_block_lm
 
 NA, NB, A, B = 4, 9, 5, 3
 
@@ -62,3 +63,42 @@ def test_schur_step_equals_the_dense_damped_step(seed, lam):
 def test_unsorted_observations_are_refused():
     with pytest.raises(ValueError, match="sorted"):
         _Layout(np.array([0, 1, 0]), np.array([0, 0, 1]), 2, 2)
+
+
+def exponential_fit(seed: int):
+    """A small nonlinear two-block problem: per camera a gain and a rate, per frame a time,
+    y = gain * exp(rate * time); the true values and noise-free observations."""
+    rng = np.random.default_rng(seed)
+    gain_rate = rng.uniform([1.0, 0.2], [2.0, 0.5], (3, 2))
+    time = rng.uniform(-1.0, 1.0, (8, 1))
+    obs_a, obs_b = np.repeat(np.arange(3), 8), np.tile(np.arange(8), 3)
+
+    def fun(xa, xb, jac):
+        e = np.exp(xa[obs_a, 1] * xb[obs_b, 0])
+        r = np.stack([xa[obs_a, 0] * e, np.zeros_like(e)], -1) - y
+        if not jac:
+            return r, None, None
+        Ja = np.zeros((e.size, 2, 2))
+        Ja[:, 0, 0], Ja[:, 0, 1] = e, xa[obs_a, 0] * e * xb[obs_b, 0]
+        Jb = np.zeros((e.size, 2, 1))
+        Jb[:, 0, 0] = xa[obs_a, 0] * e * xa[obs_a, 1]
+        return r, Ja, Jb
+
+    y = np.zeros((obs_a.size, 2))
+    y = fun(gain_rate, time, False)[0]
+    free = np.ones((3, 2), bool)
+    free[0] = False                               # the gauge: camera 0 held (rate x time)
+    return fun, gain_rate, time, obs_a, obs_b, free
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_convergence_is_reported(seed):
+    """From 20 % off, one iteration cannot reach the exact fit: not converged, and why; the
+    default budget reaches it (cost at rounding level) and says it converged."""
+    fun, xa, xb, obs_a, obs_b, free = exponential_fit(seed)
+    start_a = np.where(free, xa * 1.2, xa)
+    one = solve_block_lm(fun, start_a, xb * 0.8, obs_a, obs_b, free, loss="linear",
+                         max_iterations=1)
+    assert not one.converged and one.n_iterations == 1 and "max_iterations" in one.reason
+    full = solve_block_lm(fun, start_a, xb * 0.8, obs_a, obs_b, free, loss="linear")
+    assert full.converged and full.reason and full.cost < 1e-20

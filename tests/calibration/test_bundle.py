@@ -1,6 +1,7 @@
 """Bundle adjustment: exact recovery on noise-free data, analytic vs numeric derivatives, the
 projection the same in any chunks, the scipy path agreeing with the Schur solver, outlier
-rejection, square pixels, bad input."""
+rejection, square pixels, the skew of fixed intrinsics kept, corners behind a camera refused,
+convergence reported, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.optimize._numdiff import approx_derivative
 
-from calibration.bundle import _Problem, bundle_adjust
+from calibration.bundle import bundle_adjust
+from calibration.bundle_problem import BundleProblem
 from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
 from calibration.detections import Observations, observations
 from calibration.errors import SolverError
@@ -17,8 +19,10 @@ from mocap.synthetic.board_observations import simulate_board_session
 from mocap.synthetic.studio import ring_rig
 
 
-def session(n_cams: int = 4, n_frames: int = 60, noise: float = 0.0, **kwargs: float):
-    rig = ring_rig(n_cams)
+def session(n_cams: int = 4, n_frames: int = 60, noise: float = 0.0, skew: float = 0.0,
+            **kwargs: float):
+    """(board session, observations, true board poses); ``skew``: K[0, 1] of every camera, px."""
+    rig = with_skew(ring_rig(n_cams), skew)
     s = simulate_board_session(rig, n_frames=n_frames, seed=3, noise_px=noise,
                                p_outlier=kwargs.pop("p_outlier", 0.0), **kwargs)
     dets = [s.detections[c.name] for c in rig]
@@ -27,12 +31,17 @@ def session(n_cams: int = 4, n_frames: int = 60, noise: float = 0.0, **kwargs: f
     return s, observations(dets, frames), truth
 
 
+def with_skew(rig: CameraRig, skew: float) -> CameraRig:
+    return CameraRig(tuple(c.replace(K=c.K + [[0, skew, 0], [0, 0, 0], [0, 0, 0]]) for c in rig))
+
+
 def perturbed(rig: CameraRig, truth: BoardPoses, seed: int = 0
               ) -> tuple[list[Camera], BoardPoses]:
     rng = np.random.default_rng(seed)
     cams = [rig[0]]
     for c in list(rig)[1:]:
         K = c.K * np.array([[1.01, 1, 1.004], [1, 0.99, 0.996], [1, 1, 1]])
+        K[0, 1] = c.K[0, 1]                                    # skew is never refined
         cams.append(Camera.from_rvec(c.name, c.size, K, c.dist * 0.7,
                                      c.rvec + rng.normal(0, 0.02, 3), c.t + rng.normal(0, 0.05, 3)))
     n = truth.frames.size
@@ -67,12 +76,13 @@ def test_recovers_perturbed_cameras_exactly_on_noise_free_data():
     assert (result.initial_rms > 5).all()
 
 
-def test_analytic_jacobian_matches_finite_differences_for_pinhole_and_fisheye():
-    s, obs, truth = session(n_cams=3, n_frames=20)
+@pytest.mark.parametrize("skew", [0.0, 3.0])
+def test_analytic_jacobian_matches_finite_differences_for_pinhole_and_fisheye(skew):
+    s, obs, truth = session(n_cams=3, n_frames=20, skew=skew)
     cams = list(s.rig)
     cams[1] = Camera(cams[1].name, cams[1].size, cams[1].K, [0.05, -0.01, 0.002, 0.001],
                      cams[1].R, cams[1].t, fisheye=True)
-    problem = _Problem(cams, truth, obs, s.board.object_points, True, (), 0, square=True)
+    problem = BundleProblem(cams, truth, obs, s.board.object_points, True, (), 0, square=True)
     x = problem.x0 * (1 + np.random.default_rng(0).normal(0, 1e-3, problem.x0.size))
     analytic = problem.jacobian(x).toarray()
     numeric = approx_derivative(problem.residuals, x, method="3-point",
@@ -88,7 +98,7 @@ def test_projection_in_small_chunks_equals_one_pass_per_camera(monkeypatch):
     cams = list(s.rig)
     cams[1] = Camera(cams[1].name, cams[1].size, cams[1].K, [0.05, -0.01, 0.002, 0.001],
                      cams[1].R, cams[1].t, fisheye=True)
-    problem = _Problem(cams, truth, obs, s.board.object_points, True, (), 0)
+    problem = BundleProblem(cams, truth, obs, s.board.object_points, True, (), 0)
     x = problem.x0 * (1 + np.random.default_rng(1).normal(0, 1e-3, problem.x0.size))
     whole_uv, whole_J = problem.project(x, with_jacobian=True)
     chunks = problem.by_camera(chunk=7)
@@ -96,8 +106,8 @@ def test_projection_in_small_chunks_equals_one_pass_per_camera(monkeypatch):
     assert np.array_equal(np.concatenate([np.arange(i.start, i.stop) for _, i in chunks]),
                           np.arange(obs.camera.size))
     assert all((obs.camera[i] == c).all() for c, i in chunks)
-    by_camera = _Problem.by_camera
-    monkeypatch.setattr(_Problem, "by_camera", lambda self, chunk=7: by_camera(self, chunk))
+    by_camera = BundleProblem.by_camera
+    monkeypatch.setattr(BundleProblem, "by_camera", lambda self, chunk=7: by_camera(self, chunk))
     uv, J = problem.project(x, with_jacobian=True)
     np.testing.assert_allclose(uv, whole_uv, rtol=0, atol=1e-9)
     np.testing.assert_allclose(J, whole_J, rtol=1e-12, atol=1e-9)
@@ -149,6 +159,67 @@ def test_square_pixels_keep_fx_equal_to_fy():
     for c in result.cameras[1:]:
         assert abs(c.K[0, 0] - c.K[1, 1]) < 0.02
     assert result.cameras[2].dist[4] == cams[2].dist[4]
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_the_skew_of_intrinsics_is_kept_and_fitted(refine):
+    """Cameras with a skewed K (3 px: OpenCV's or another tool's calibration may carry one) and
+    noise-free corners made with it: the skew comes back exactly (it is held, never refined) and
+    the rig is recovered as exactly as without skew (1e-6, as the test above)."""
+    s, obs, truth = session(skew=3.0)
+    cams, board = perturbed(s.rig, truth)
+    if not refine:
+        cams = [c.replace(K=t.K, dist=t.dist) for c, t in zip(cams, s.rig)]
+    result = bundle_adjust(cams, board, obs, s.board.object_points, refine_intrinsics=refine)
+    assert all(c.K[0, 1] == 3.0 for c in result.cameras)
+    if not refine:
+        assert all(np.array_equal(c.K, t.K) for c, t in zip(result.cameras, s.rig))
+    assert_same_cameras(result.cameras, s.rig)
+    assert result.rms.max() < 1e-6
+
+
+def mirrored_behind(board: BoardPoses, frame: int, camera: Camera) -> BoardPoses:
+    """``board`` with the pose at index ``frame`` reflected through ``camera``'s centre: its
+    corners then lie behind the camera, on the same rays, so a projection that divides by a
+    negative (or clamped) depth puts them on the very pixels observed."""
+    R, t = board.R.copy(), board.t.copy()
+    R[frame] = R[frame] @ np.diag([-1.0, -1.0, 1.0])        # the planar board turned 180 deg
+    t[frame] = 2 * camera.center - t[frame]
+    return BoardPoses(board.frames, R, t)
+
+
+@pytest.mark.parametrize("solver", ["schur", "scipy"])
+@pytest.mark.parametrize("frame", [3, 17])
+def test_corners_behind_the_camera_are_not_fitted(solver, frame):
+    """One camera (its board poses are the only unknowns) and one board pose placed behind it
+    on the rays of its observed corners: those observations must come out infinitely wrong and
+    left out, never near 0 px; every other view still fits exactly (noise-free data)."""
+    s, obs, truth = session(n_cams=1, n_frames=40)
+    board = mirrored_behind(truth, frame, s.rig[0])
+    mirrored = obs.frame == frame
+    assert mirrored.sum() >= 6
+    cam = s.rig[0]
+    world = board.corners(s.board.object_points)[obs.frame, obs.corner]
+    assert (cam.world_to_camera(world[mirrored])[:, 2] < 0).all()
+    result = bundle_adjust([cam], board, obs, s.board.object_points, solver=solver)
+    assert np.isinf(result.residuals[mirrored]).all()
+    assert not result.inliers[mirrored].any()
+    assert result.residuals[~mirrored].max() < 1e-6 and result.inliers[~mirrored].all()
+
+
+@pytest.mark.parametrize("solver", ["schur", "scipy"])
+def test_convergence_is_reported(solver):
+    """From perturbed cameras one iteration (evaluation, for scipy) cannot reach the minimum;
+    the default budget does."""
+    s, obs, truth = session(n_cams=3, n_frames=20, noise=0.3)
+    cams, board = perturbed(s.rig, truth, seed=3)
+    obj = s.board.object_points
+    short = bundle_adjust(cams, board, obs, obj, solver=solver, max_iterations=1,
+                          outlier_px=None)
+    assert not short.converged and "max_iterations" in short.stop_reason
+    assert short.n_iterations == 1
+    full = bundle_adjust(cams, board, obs, obj, solver=solver, outlier_px=None)
+    assert full.converged and full.n_iterations > 1 and full.stop_reason
 
 
 def test_bad_input_raises_solver_errors():
