@@ -1,22 +1,30 @@
 """The world frame of a calibrated rig: Z up, origin on the floor, metres (the board's scale).
 
 Three ways, best first:
-1. A frame in which the board lies on the floor (found automatically, or given by its index): the
-   board's plane is z = 0, its origin the world origin, its x axis the world x axis, and Z points
-   up towards the cameras.
+1. A board lying on the floor (found automatically, or given by its frame): the floor is the
+   plane of that view and of every other view lying in the same plane (a still board, or the
+   board laid at several places), Z its normal towards the cameras, the origin and x axis the
+   chosen view's.
 2. A plane fitted to 3D points on the floor: Z is its normal towards the cameras, the origin lies
    below the cameras' centre, x points towards the first camera.
-3. No floor at all: Z is the cameras' average "up" (minus their image y axis), the origin lies
-   below the cameras' centre at the height of the lowest board corner, x points towards the
-   first camera; the description carries a warning.
+3. No floor at all: Z is the cameras' up (see :func:`cameras_up`), the origin lies below the
+   cameras' centre at the height of the lowest board corner, x points towards the first camera;
+   the description carries a warning.
+
+The floor board is found from the geometry of the session, not from the cameras' up, which is
+biased by the cameras' pitch when they do not surround the volume (an arc in front of it): the
+floor is the plane of a board view that has every camera above it and (almost) every board
+corner of the session on or above it, seen in the most views, then the most level.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import ConvexHull, QhullError
 
 from calibration.camera import CameraRig
 from calibration.errors import CalibrationError
@@ -24,12 +32,48 @@ from calibration.extrinsics import BoardPoses
 
 FloatArray = NDArray[np.float64]
 
-FLOOR_MAX_TILT_DEG = 15.0       # a floor board's normal is this close to the cameras' up
-FLOOR_HEIGHT_TOLERANCE = 0.05   # and its corners within this of the lowest board corners, m
-_NO_FLOOR = ("no board view lying on the floor was found, so Z up is the cameras' average up "
-             "direction and the origin lies below their centre at the lowest board corner; "
-             "to set the floor, film the board lying flat on the floor where 2 or more cameras "
-             "see it")
+FLOOR_MAX_TILT_DEG = 45.0       # a floor's normal is within this of the cameras' up (a sanity gate)
+FLOOR_HEIGHT_TOLERANCE = 0.05   # board corners may dip this far below the floor, m
+FLOOR_MAX_BELOW = 0.02          # fraction of board views that may dip further (bad poses)
+SAME_PLANE_DEG = 2.0            # views in the floor's plane: normals within this, degrees
+SAME_PLANE_M = 0.02             # and every corner within this of the plane, m
+CAMERA_UP_MIN_AGREEMENT = 0.5   # |mean image up| per camera below this: the cameras' ups cancel
+FLOOR_POINTS_MIN_SPREAD = 0.02  # floor points this narrow across their length lie on a line
+HORIZON_MIN_SPREAD = 0.05       # horizons must span a plane: 2nd eigenvalue per camera
+HORIZON_MAX_ROLL = np.sin(np.radians(10.0)) ** 2   # and agree on it: 1st eigenvalue per camera
+HORIZON_MAX_DEG = 60.0          # horizon up this close to the mean image up (same hemisphere)
+_NO_FLOOR = ("no board view lying on the floor was found, so Z up is the cameras' up ({how}) "
+             "and the origin lies below their centre at the lowest board corner; to set the "
+             "floor, film the board lying flat on the floor where 2 or more cameras see it")
+
+
+@dataclass(frozen=True)
+class CamerasUp:
+    """The cameras' idea of up in the rig frame.
+
+    Attributes:
+        up: (3,) unit vector, or None where the cameras' up directions cancel.
+        how: "level horizons" (normal of the cameras' image x axes, unbiased by their pitch)
+            or "mean image up" (mean of minus their image y axes).
+    """
+
+    up: FloatArray | None
+    how: str
+
+
+@dataclass(frozen=True)
+class FloorBoard:
+    """A board view found lying on the floor.
+
+    Attributes:
+        index: the chosen view (its origin and x axis become the world's).
+        views: (M,) indices of every view lying in the same plane, the chosen one included.
+        tilt_deg: angle between the floor's normal and the cameras' up (NaN if they have none).
+    """
+
+    index: int
+    views: NDArray[np.int64]
+    tilt_deg: float
 
 
 def align_world(rig: CameraRig, board: BoardPoses, object_points: FloatArray, *,
@@ -68,18 +112,20 @@ def world_transform(rig: CameraRig, board: BoardPoses, object_points: FloatArray
         floor_frame: "auto" (look for a board lying on the floor), a frame index (that board
             view lies on the floor), or None (do not use board views).
         floor_points: (N, 3) points on the floor; takes precedence over ``floor_frame``.
-        weights: (F,) how well each board pose is known (e.g. corners observed); ties of the
-            automatic choice go to the best known.
+        weights: (F,) how well each board pose is known (e.g. corners observed); among the
+            views of the floor, the best known gives the origin and x axis.
     Returns:
-        R, t and a description {"method", "frame" (where used), "warning" (where any)}.
+        R, t and a description: "method" (floor_board, floor_points or cameras), for a floor
+        board "frame", "chosen" (auto or given), "floor_frames" (the views the floor plane was
+        fitted to), "cameras_above", "how" (a sentence), and "warning" where any.
     Raises:
-        CalibrationError: a given floor frame is not among the board poses, or too few floor
-            points.
+        CalibrationError: a given floor frame is not among the board poses, too few floor
+            points or all on one line, or no floor and the cameras' up directions cancel.
     """
-    up = _camera_up(rig)
     if floor_points is not None:
-        return (*_from_floor_points(rig, np.asarray(floor_points, float), up),
-                {"method": "floor_points"})
+        R, t, notes = _from_floor_points(rig, np.asarray(floor_points, float))
+        return R, t, {"method": "floor_points", **notes}
+    cameras = cameras_up(rig)
     if isinstance(floor_frame, (int, np.integer)):
         hits = np.flatnonzero(board.frames == floor_frame)
         if hits.size == 0:
@@ -87,67 +133,192 @@ def world_transform(rig: CameraRig, board: BoardPoses, object_points: FloatArray
                                    f"board was not seen there by a calibrated camera); pick one "
                                    f"of frames {board.frames[0]}..{board.frames[-1]} where the "
                                    f"board lies on the floor")
-        return (*_from_board(board, int(hits[0]), rig, up),
-                {"method": "floor_board", "frame": int(floor_frame)})
+        floor = _given_floor(board, object_points, int(hits[0]), rig, cameras)
+        return (*_from_board(board, object_points, floor, rig),
+                _floor_description(board, floor, rig, cameras, "given"))
     if floor_frame == "auto":
-        index = find_floor_board(board, object_points, up, weights)
-        if index is not None:
-            return (*_from_board(board, index, rig, up),
-                    {"method": "floor_board", "frame": int(board.frames[index])})
+        found = find_floor_board(board, object_points, rig, weights)
+        if found is not None:
+            return (*_from_board(board, object_points, found, rig),
+                    _floor_description(board, found, rig, cameras, "auto"))
     elif floor_frame is not None:
         raise CalibrationError(f"world frame: floor_frame must be 'auto', a frame index or "
                                f"None, got {floor_frame!r}")
-    return (*_from_cameras(rig, board, object_points, up),
-            {"method": "cameras", "warning": _NO_FLOOR})
+    if cameras.up is None:
+        raise CalibrationError("world frame: no board view lying on the floor was found and the "
+                               "cameras' up directions (minus their image y axes) cancel out, "
+                               "so which way is up is unknown; film the board lying flat on "
+                               "the floor where 2 or more cameras see it, or give floor points")
+    return (*_from_cameras(rig, board, object_points, cameras.up),
+            {"method": "cameras", "warning": _NO_FLOOR.format(how=cameras.how)})
 
 
-def find_floor_board(board: BoardPoses, object_points: FloatArray, up: FloatArray,
-                     weights: FloatArray | None = None) -> int | None:
-    """Index of the board pose that lies on the floor, or None.
+def cameras_up(rig: CameraRig) -> CamerasUp:
+    """Up as the cameras see it, in the rig frame.
 
-    A floor board's normal is within FLOOR_MAX_TILT_DEG of ``up`` and its corners are within
-    FLOOR_HEIGHT_TOLERANCE of the lowest board corners of the whole session (a board held flat at
-    waist height is not the floor). Among several, the best known (``weights``), then the lowest.
+    Cameras are mounted level (their image x axis horizontal) far more reliably than they are
+    mounted without pitch, so where their horizons span the horizontal plane (they do not all
+    face one way) and agree on it within about 10 degrees, up is the normal to that plane; it is
+    not biased by cameras that pitch down on one side of the volume. Otherwise up is the mean of
+    their image up directions. Either way it is pointed along that mean; where the image ups
+    cancel (cameras mounted upside down or sideways), there is no up.
     """
-    heights = board.corners(object_points) @ up                           # (F, K)
-    level = np.abs(board.R[:, :, 2] @ up) >= np.cos(np.radians(FLOOR_MAX_TILT_DEG))
-    lowest = np.percentile(heights, 1)
-    low = heights.max(axis=1) <= lowest + FLOOR_HEIGHT_TOLERANCE
-    candidates = np.flatnonzero(level & low)
+    image_up = -np.stack([c.R[1] for c in rig])                            # (C, 3)
+    mean = image_up.mean(axis=0)
+    if np.linalg.norm(mean) < CAMERA_UP_MIN_AGREEMENT:
+        return CamerasUp(None, "their up directions cancel")
+    mean /= np.linalg.norm(mean)
+    horizons = np.stack([c.R[0] for c in rig])                             # (C, 3)
+    spread, axes = np.linalg.eigh(horizons.T @ horizons / len(rig))       # ascending
+    level = axes[:, 0] * np.sign(axes[:, 0] @ mean)
+    if (spread[1] >= HORIZON_MIN_SPREAD and spread[0] <= HORIZON_MAX_ROLL
+            and level @ mean >= np.cos(np.radians(HORIZON_MAX_DEG))):
+        return CamerasUp(level, "level horizons")
+    return CamerasUp(mean, "mean image up")
+
+
+def find_floor_board(board: BoardPoses, object_points: FloatArray, rig: CameraRig,
+                     weights: FloatArray | None = None) -> FloorBoard | None:
+    """The board view lying on the floor, and the views in its plane; None if there is none.
+
+    A floor candidate is a view whose plane has every camera above it (on the side most
+    cameras are on), is within FLOOR_MAX_TILT_DEG of the cameras' up (a loose sanity gate), and
+    is the lowest: at most FLOOR_MAX_BELOW of the session's board views dip more than
+    FLOOR_HEIGHT_TOLERANCE below it (a board held flat at waist height is not the floor).
+    Candidates in one plane (a still board, or the board laid at several places) support each
+    other: the plane with the most views wins, then the most level; its best known view
+    (``weights``, else the first) is chosen.
+    """
+    cameras = cameras_up(rig)
+    normal, height = _view_planes(board, rig)                              # (F, 3), (F,)
+    tilt = _tilt_deg(normal, cameras.up)                                   # (F,)
+    above = (rig.centers @ normal.T > height).all(axis=0)
+    candidates = np.flatnonzero(above & ~(tilt > FLOOR_MAX_TILT_DEG))     # NaN tilt: no gate
+    outline = board.corners(_outline(object_points))                      # (F, H, 3)
+    offsets = (np.einsum("ci,fhi->cfh", normal[candidates], outline)
+               - height[candidates][:, None, None])                       # (N, F, H)
+    lowest = (offsets.min(axis=2) < -FLOOR_HEIGHT_TOLERANCE).mean(axis=1) <= FLOOR_MAX_BELOW
+    candidates, offsets = candidates[lowest], offsets[lowest]
     if candidates.size == 0:
         return None
+    same = _in_plane(normal[candidates], normal[candidates], offsets[:, candidates])
+    best = np.lexsort((np.nan_to_num(tilt[candidates]), -same.sum(axis=1)))[0]
+    views = candidates[same[best]]
     w = np.ones(board.frames.size) if weights is None else np.asarray(weights, float)
-    order = np.lexsort((heights[candidates].mean(axis=1), -w[candidates]))
-    return int(candidates[order[0]])
+    return FloorBoard(int(views[np.argmax(w[views])]), views, float(tilt[candidates[best]]))
 
 
-def _camera_up(rig: CameraRig) -> FloatArray:
-    """(3,) unit mean of the cameras' up directions (minus the image y axis) in the rig frame."""
-    up = -np.stack([c.R[1] for c in rig]).sum(axis=0)
-    return up / np.linalg.norm(up)
+def _given_floor(board: BoardPoses, object_points: FloatArray, index: int, rig: CameraRig,
+                 cameras: CamerasUp) -> FloorBoard:
+    """The view the user says lies on the floor, and the views in its plane."""
+    normal, height = _view_planes(board, rig)
+    offsets = (np.einsum("i,fhi->fh", normal[index], board.corners(_outline(object_points)))
+               - height[index])                                            # (F, H)
+    same = _in_plane(normal[index:index + 1], normal, offsets[None])[0]
+    return FloorBoard(index, np.flatnonzero(same), float(_tilt_deg(normal[index:index + 1],
+                                                                   cameras.up)[0]))
 
 
-def _from_board(board: BoardPoses, index: int, rig: CameraRig,
-                up: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """World = the board's frame, turned 180 degrees about x if its z points down."""
-    axes = board.R[index].copy()                                          # columns x, y, z
-    above = rig.centers.mean(axis=0) - board.t[index]
-    if axes[:, 2] @ above < 0:
-        axes[:, 1:] *= -1
-    return axes.T, -axes.T @ board.t[index]
+def _floor_description(board: BoardPoses, floor: FloorBoard, rig: CameraRig,
+                       cameras: CamerasUp, chosen: str) -> dict[str, Any]:
+    """What calibration.toml and the report say about a floor board."""
+    normal, height = _view_planes(board, rig)
+    heights = rig.centers @ normal[floor.index] - height[floor.index]      # (C,)
+    below = [c.name for c, z in zip(rig, heights) if z <= 0]
+    frame = int(board.frames[floor.index])
+    tilt = (f"{floor.tilt_deg:.1f} degrees from the cameras' up ({cameras.how})"
+            if np.isfinite(floor.tilt_deg) else f"the cameras have no common up ({cameras.how})")
+    how = (f"the lowest board plane with all {len(rig)} cameras above it, seen in "
+           f"{floor.views.size} views, {tilt}" if chosen == "auto" else
+           f"frame {frame} as given, {floor.views.size} views in its plane, {tilt}")
+    description: dict[str, Any] = {
+        "method": "floor_board", "frame": frame, "chosen": chosen,
+        "floor_frames": [int(f) for f in board.frames[floor.views]],
+        "cameras_above": len(rig) - len(below), "how": how}
+    if below:
+        description["warning"] = (f"cameras {', '.join(below)} are below the plane of the board "
+                                  f"in frame {frame}: is it lying on the floor?")
+    elif floor.tilt_deg > FLOOR_MAX_TILT_DEG:
+        description["warning"] = (f"the board in frame {frame} is {floor.tilt_deg:.0f} degrees "
+                                  f"from the cameras' up: is it lying on the floor?")
+    elif cameras.up is None:
+        description["warning"] = (f"the cameras' up directions cancel out, so nothing confirms "
+                                  f"that the board in frame {frame} lies on the floor (rather "
+                                  f"than against a wall); check the world frame, or give "
+                                  f"floor_frame")
+    return description
 
 
-def _from_floor_points(rig: CameraRig, points: FloatArray, up: FloatArray
-                       ) -> tuple[FloatArray, FloatArray]:
+def _view_planes(board: BoardPoses, rig: CameraRig) -> tuple[FloatArray, FloatArray]:
+    """(F, 3) unit normals of the board views' planes, each towards the side most cameras are
+    on, and (F,) the planes' offsets (normal . point on the plane), metres."""
+    normal = board.R[:, :, 2]                                              # (F, 3)
+    side = np.sign(rig.centers @ normal.T - np.einsum("fi,fi->f", normal, board.t))  # (C, F)
+    normal = normal * np.where(side.sum(axis=0) < 0, -1.0, 1.0)[:, None]
+    return normal, np.einsum("fi,fi->f", normal, board.t)
+
+
+def _tilt_deg(normal: FloatArray, up: FloatArray | None) -> FloatArray:
+    """(F,) angles between (F, 3) unit normals and ``up`` in degrees; NaN where no up."""
+    if up is None:
+        return np.full(normal.shape[0], np.nan)
+    return np.degrees(np.arccos(np.clip(normal @ up, -1.0, 1.0)))
+
+
+def _outline(object_points: FloatArray) -> FloatArray:
+    """(H, 3) the board corners on the convex hull of (K, 3) ``object_points`` (z = 0): the
+    extremes of any height over a whole board view lie among them."""
+    try:
+        return object_points[ConvexHull(object_points[:, :2]).vertices]
+    except QhullError:                                  # a single row of corners
+        return object_points
+
+
+def _in_plane(normal: FloatArray, other_normal: FloatArray, offsets: FloatArray
+              ) -> NDArray[np.bool_]:
+    """(N, M) whether view m lies in the plane of view n: normals (N, 3) and (M, 3) within
+    SAME_PLANE_DEG, and its outline's (N, M, H) offsets from that plane within SAME_PLANE_M."""
+    parallel = normal @ other_normal.T >= np.cos(np.radians(SAME_PLANE_DEG))
+    return parallel & (np.abs(offsets).max(axis=2) <= SAME_PLANE_M)
+
+
+def _from_board(board: BoardPoses, object_points: FloatArray, floor: FloorBoard,
+                rig: CameraRig) -> tuple[FloatArray, FloatArray]:
+    """Z = the normal of the plane fitted to every corner of the floor's views (towards the
+    cameras), origin and x axis = the chosen view's projected onto that plane."""
+    points = board.corners(object_points)[floor.views].reshape(-1, 3)
+    centre = points.mean(axis=0)
+    up = np.linalg.svd(points - centre)[2][-1]
+    if up @ (rig.centers.mean(axis=0) - centre) < 0:
+        up = -up
+    origin = board.t[floor.index] - ((board.t[floor.index] - centre) @ up) * up
+    x = board.R[floor.index, :, 0] - (board.R[floor.index, :, 0] @ up) * up
+    x /= np.linalg.norm(x)
+    axes = np.stack([x, np.cross(up, x), up], axis=1)
+    return axes.T, -axes.T @ origin
+
+
+def _from_floor_points(rig: CameraRig, points: FloatArray
+                       ) -> tuple[FloatArray, FloatArray, dict[str, Any]]:
+    """A plane fitted to (N, 3) floor points; a warning where cameras lie below it."""
     points = points[np.isfinite(points).all(axis=1)]
     if points.shape[0] < 3:
         raise CalibrationError(f"world frame: {points.shape[0]} floor points given, a plane "
                                f"needs at least 3 that are not on one line")
     center = points.mean(axis=0)
-    normal = np.linalg.svd(points - center)[2][-1]
+    _, spread, axes = np.linalg.svd(points - center)
+    if spread[1] < FLOOR_POINTS_MIN_SPREAD * spread[0]:
+        raise CalibrationError(f"world frame: the {points.shape[0]} floor points lie on one line "
+                               f"(spread {spread[1] / spread[0]:.3f} as wide as long), so the "
+                               f"floor's tilt about it is unknown; give points spread over the "
+                               f"floor in two directions")
+    normal = axes[-1]
     if normal @ (rig.centers.mean(axis=0) - center) < 0:
         normal = -normal
-    return _frame_below_cameras(rig, normal, center)
+    below = [c.name for c, z in zip(rig, (rig.centers - center) @ normal) if z <= 0]
+    notes = ({"warning": f"cameras {', '.join(below)} are below the plane of the floor points: "
+                        f"are they on the floor?"} if below else {})
+    return (*_frame_below_cameras(rig, normal, center), notes)
 
 
 def _from_cameras(rig: CameraRig, board: BoardPoses, object_points: FloatArray,

@@ -46,7 +46,9 @@ def assert_same_rig(a: CameraRig, b: CameraRig, atol: float = 1e-9) -> None:
 def test_floor_board_found_automatically_restores_the_world():
     truth_rig, truth_board, rig, board = scene()
     world, description = align_world(rig, board, OBJ)
-    assert description == {"method": "floor_board", "frame": int(truth_board.frames[80])}
+    assert description["method"] == "floor_board" and description["chosen"] == "auto"
+    assert description["frame"] == int(truth_board.frames[80])
+    assert description["floor_frames"] == truth_board.frames[80:].tolist()   # the still board
     assert_same_rig(world, truth_rig)
     assert world.extra["metadata"]["world_frame"] == description
 
@@ -55,22 +57,22 @@ def test_floor_board_given_by_frame_index():
     truth_rig, truth_board, rig, board = scene()
     frame = int(truth_board.frames[81])
     R, t, description = world_transform(rig, board, OBJ, floor_frame=frame)
-    assert description == {"method": "floor_board", "frame": frame}
+    assert description["method"] == "floor_board" and description["chosen"] == "given"
+    assert description["frame"] == frame and "warning" not in description
     assert_same_rig(rig.transformed(R, t), truth_rig)
     with pytest.raises(CalibrationError, match=r"world frame: frame 3 has no board pose"):
         world_transform(rig, board, OBJ, floor_frame=3)
 
 
 def test_board_held_flat_above_the_floor_is_not_the_floor():
-    _, truth_board, _, _ = scene(floor=False)
-    up = np.array([0.0, 0.0, 1.0])
+    truth_rig, truth_board, _, _ = scene(floor=False)
     R, t = truth_board.R.copy(), truth_board.t.copy()
     R[10] = floor_board_poses(1)[0][0]                     # level, but at the waving height
     flat = BoardPoses(truth_board.frames, R, t)
-    assert find_floor_board(flat, OBJ, up) is None
+    assert find_floor_board(flat, OBJ, truth_rig) is None
     low = BoardPoses(flat.frames, R, np.where(np.arange(len(t))[:, None] == 10,
                                               t - [0, 0, t[10, 2]], t))
-    assert find_floor_board(low, OBJ, up) == 10
+    assert find_floor_board(low, OBJ, truth_rig).index == 10
 
 
 def test_floor_points_set_up_and_height():
@@ -118,4 +120,4 @@ def _motion(truth: CameraRig, moved: CameraRig):
 
 def _up_of(world: CameraRig, truth: CameraRig) -> float:
     """Cosine between the world's Z and the true Z, both seen from the first camera."""
-    return float(world[0].R[:, 2] @ truth[0].R[:, 2])
+    return float(np.clip(world[0].R[:, 2] @ truth[0].R[:, 2], -1.0, 1.0))
