@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import tomli_w
+from numpy.typing import NDArray
 
 from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationError, CalibrationFileError
@@ -150,35 +151,71 @@ def _camera_from_table(t: dict[str, Any], key: str, path: Path, pose: bool = Tru
     fisheye = t.get("fisheye", False)
     if not isinstance(fisheye, bool):
         raise CalibrationFileError(f"{where} 'fisheye' must be true or false, got {fisheye!r}")
-    size = _numbers(t, "size", (2,), where)
-    if not (size > 0).all():
-        raise CalibrationFileError(f"{where} 'size' must be [width, height] > 0, got {t['size']}")
-    K = _numbers(t, "matrix", (3, 3), where)
-    if K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise CalibrationFileError(f"{where} 'matrix' must have positive focal lengths, "
-                                   f"got fx={K[0, 0]}, fy={K[1, 1]}")
+    size = image_size(t, where)
+    K = intrinsic_matrix(t, where)
     n_dist = (4,) if fisheye else None
-    dist = _numbers(t, "distortions", n_dist, where)
-    if dist.ndim != 1 or dist.size > (4 if fisheye else 5):
+    dist = numbers(t, "distortions", n_dist, where)
+    if dist.ndim != 1 or dist.size not in ((4,) if fisheye else (4, 5)):
         expected = "4 (fisheye k1..k4)" if fisheye else "4 or 5 (k1, k2, p1, p2[, k3])"
         raise CalibrationFileError(f"{where} 'distortions' must hold {expected} numbers, "
                                    f"got {t['distortions']}")
-    rvec = _numbers(t, "rotation", (3,), where) if "rotation" in t else np.zeros(3)
-    tvec = _numbers(t, "translation", (3,), where) if "translation" in t else np.zeros(3)
+    rvec = numbers(t, "rotation", (3,), where) if "rotation" in t else np.zeros(3)
+    tvec = numbers(t, "translation", (3,), where) if "translation" in t else np.zeros(3)
     extra = {k: v for k, v in t.items() if k not in _CAMERA_KEYS}
-    return Camera.from_rvec(name, (round(size[0]), round(size[1])), K, dist, rvec,
-                            tvec, fisheye=fisheye, extra=extra)
+    return Camera.from_rvec(name, size, K, dist, rvec, tvec, fisheye=fisheye, extra=extra)
 
 
-def _numbers(t: dict[str, Any], key: str, shape: tuple[int, ...] | None,
-             where: str) -> np.ndarray:
+def numbers(t: dict[str, Any], key: str, shape: tuple[int, ...] | None,
+            where: str) -> NDArray[np.float64]:
+    """``t[key]`` as a float array of ``shape`` (any shape when None): finite numbers only, and
+    a TOML boolean is not a number (``true`` would read as 1).
+
+    Raises:
+        CalibrationFileError: naming ``where``, the key and what was found.
+    """
     value = t[key]
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.dtype == object or not all(math.isfinite(v) for v in arr.ravel()) \
-            or (shape is not None and arr.shape != shape):
+    arr = _finite_array(value)
+    if arr is None or (shape is not None and arr.shape != shape):
         want = "x".join(map(str, shape)) + " finite numbers" if shape else "finite numbers"
         raise CalibrationFileError(f"{where} '{key}' must be {want}, got {value!r}")
     return arr
+
+
+def image_size(t: dict[str, Any], where: str) -> tuple[int, int]:
+    """``t["size"]``: (width, height), whole positive numbers of pixels."""
+    size = numbers(t, "size", (2,), where)
+    if not ((size > 0) & (size == np.round(size))).all():
+        raise CalibrationFileError(f"{where} 'size' must be [width, height] in whole pixels > 0, "
+                                   f"got {t['size']}")
+    return int(size[0]), int(size[1])
+
+
+def intrinsic_matrix(t: dict[str, Any], where: str) -> NDArray[np.float64]:
+    """``t["matrix"]``: (3, 3) [[fx, skew, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0."""
+    K = numbers(t, "matrix", (3, 3), where)
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise CalibrationFileError(f"{where} 'matrix' must have positive focal lengths, "
+                                   f"got fx={K[0, 0]}, fy={K[1, 1]}")
+    if K[1, 0] != 0 or (K[2] != [0.0, 0.0, 1.0]).any():
+        raise CalibrationFileError(f"{where} 'matrix' must be [[fx, skew, cx], [0, fy, cy], "
+                                   f"[0, 0, 1]], got {t['matrix']!r}")
+    return K
+
+
+def _finite_array(value: Any) -> NDArray[np.float64] | None:
+    """``value`` (a number or nested lists of them) as a float array, or None when any leaf is
+    not a finite int or float (booleans and strings included) or the lists are ragged."""
+    leaves, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        else:
+            leaves.append(item)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in leaves):
+        return None
+    try:
+        return np.array(value, dtype=float)
+    except ValueError:                            # ragged nesting
+        return None

@@ -18,7 +18,7 @@ import numpy as np
 
 from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
 from calibration.errors import CalibrationFileError
-from calibration.io import _numbers, check_lens_folds, load_toml
+from calibration.io import check_lens_folds, image_size, intrinsic_matrix, load_toml, numbers
 
 _PORT_KEYS = ("cam_id", "port")
 
@@ -35,13 +35,23 @@ def read_caliscope(path: str | Path) -> CameraRig:
             lens folds back inside its image.
     """
     path = Path(path)
-    tables = caliscope_camera_tables(load_toml(path))
+    table = load_toml(path)
+    listed = table.get("cameras", {})
+    loose = [k for k, v in listed.items() if not isinstance(v, dict)] \
+        if isinstance(listed, dict) else ["cameras"]
+    if loose:
+        raise CalibrationFileError(f"{path}: [cameras.{loose[0]}] must be a table of the "
+                                   "camera's values (size, matrix, distortions, ...)")
+    tables = caliscope_camera_tables(table)
     if not tables:
         raise CalibrationFileError(f"{path}: no caliscope camera found; expected [cameras.0] "
                                    "tables (camera_array.toml) or [cam_0] tables with a port "
                                    "(config.toml)")
-    cameras = [_camera(table, where, path) for where, table in tables
-               if table.get("ignore") is not True]
+    for where, t in tables:
+        if not isinstance(t.get("ignore", False), bool):
+            raise CalibrationFileError(f"{path}: [{where}] 'ignore' must be true or false, got "
+                                       f"{t['ignore']!r}")
+    cameras = [_camera(t, where, path) for where, t in tables if t.get("ignore") is not True]
     if not cameras:
         raise CalibrationFileError(f"{path}: every camera is marked ignore = true")
     ports = [c.extra["port"] for c in cameras]
@@ -77,13 +87,13 @@ def _camera(t: dict[str, Any], key: str, path: Path) -> Camera:
             raise CalibrationFileError(f"{where} has no '{required}': camera {port} has no "
                                        "extrinsic calibration yet; run caliscope's extrinsic "
                                        "calibration or mark it ignore = true")
-    size = _numbers(t, "size", (2,), where)
-    K = _numbers(t, "matrix", (3, 3), where)
-    dist = _numbers(t, "distortions", None, where)
-    if dist.ndim != 1 or dist.size > 5:
-        raise CalibrationFileError(f"{where} 'distortions' must hold up to 5 numbers (k1, k2, "
-                                   f"p1, p2, k3), got {t['distortions']}")
-    rotation = np.asarray(_numbers(t, "rotation", None, where))
+    size = image_size(t, where)
+    K = intrinsic_matrix(t, where)
+    dist = numbers(t, "distortions", None, where)
+    if dist.ndim != 1 or dist.size not in (4, 5):
+        raise CalibrationFileError(f"{where} 'distortions' must hold 4 or 5 numbers (k1, k2, "
+                                   f"p1, p2[, k3]), got {t['distortions']}")
+    rotation = numbers(t, "rotation", None, where)
     if rotation.shape == (3,):
         R = rodrigues_to_matrix(rotation)
     elif rotation.shape == (3, 3) and np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) \
@@ -92,12 +102,15 @@ def _camera(t: dict[str, Any], key: str, path: Path) -> Camera:
     else:
         raise CalibrationFileError(f"{where} 'rotation' must be a 3x3 rotation matrix or a "
                                    f"Rodrigues vector of 3 numbers, got {t['rotation']}")
-    translation = _numbers(t, "translation", (3,), where)
+    translation = numbers(t, "translation", (3,), where)
     extra: dict[str, Any] = {"port": port}
-    if t.get("rotation_count", 0) not in (0, None):
-        extra["rotation_count"] = int(t["rotation_count"])
-    return Camera(f"cam_{port}", (round(float(size[0])), round(float(size[1]))), K, dist, R,
-                  translation, extra=extra)
+    turns = t.get("rotation_count", 0)
+    if isinstance(turns, bool) or not isinstance(turns, int):
+        raise CalibrationFileError(f"{where} 'rotation_count' must be a whole number of quarter "
+                                   f"turns, got {turns!r}")
+    if turns:
+        extra["rotation_count"] = turns
+    return Camera(f"cam_{port}", size, K, dist, R, translation, extra=extra)
 
 
 def _missing(t: dict[str, Any], key: str) -> bool:
@@ -112,7 +125,8 @@ def _port(t: dict[str, Any], key: str, where: str) -> int:
             break
     else:
         value = key.split(".")[-1].removeprefix("cam_")
-    try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        raise CalibrationFileError(f"{where}: camera port {value!r} is not an integer") from None
+    raise CalibrationFileError(f"{where}: camera port {value!r} is not an integer")
