@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ from hypothesis import strategies as st
 
 from calibration.board import load_board
 from calibration.errors import CalibrationError
-from calibration.importers import read_caliscope
-from calibration.io import read_calibration
+from calibration.importers import read_caliscope, read_qualisys
+from calibration.io import read_calibration, read_intrinsics
 from calibration.sync import read_timestamps
 from mocap.errors import MocapError
 from mocap.keypoints_io import MAX_FPS, read_camera_keypoints
@@ -36,6 +37,9 @@ SCALARS = st.one_of(st.booleans(), st.integers(-10, 10), st.sampled_from([0, -1,
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text("abkxyz", min_size=1, max_size=3), inner,
                                         max_size=2), max_leaves=8)
+CELLS = st.one_of(st.sampled_from(["0", "1", "2", "-1", "0.5", "1e30", "inf", "nan", "", "x",
+                                   "cam_0", "cam_1", "1.0e-3", "90", "1080p", "none"]),
+                  st.floats(allow_nan=True).map(repr), st.integers(-5, 5).map(str))
 
 
 # --- random edits of a nested table ------------------------------------------------------
@@ -123,6 +127,51 @@ def test_calibration_toml(tmp_path, table):
     if rig is not None:
         cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
         assert cameras and all(_valid_camera(c) for c in cameras), table
+
+
+INTRINSICS = {k: {key: v for key, v in cam.items() if key not in ("rotation", "translation")}
+              for k, cam in POSE2SIM.items()}
+
+
+@EXAMPLES
+@given(table=edited(INTRINSICS))
+def test_intrinsics_toml(tmp_path, table):
+    _write_toml(table, tmp_path / "intrinsics.toml")
+    rig = _attempt(read_intrinsics, tmp_path / "intrinsics.toml")
+    if rig is not None:
+        cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
+        assert cameras and all(_valid_camera({"rotation": [0.0] * 3, "translation": [0.0] * 3,
+                                              **c}) for c in cameras), table
+
+
+QCA = (DATA / "pose2sim_demo" / "calibration" / "Calib.qca.txt").read_text()
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_qualisys_qca(tmp_path, data):
+    """An attribute of a camera's element replaced or deleted: the rig read must hold only
+    finite numbers, positive focal lengths and image sizes, and true rotations."""
+    root = ET.fromstring(QCA.split("?>", 1)[1])
+    for _ in range(data.draw(st.integers(1, 3))):
+        element = data.draw(st.sampled_from(list(root.iter())))
+        keys = sorted(element.attrib)
+        if not keys:
+            continue
+        key = data.draw(st.sampled_from(keys))
+        if data.draw(st.booleans()):
+            element.set(key, data.draw(CELLS))
+        else:
+            del element.attrib[key]
+    path = tmp_path / "Calib.qca.txt"
+    path.write_text(ET.tostring(root, encoding="unicode"))
+    rig = _attempt(read_qualisys, path)
+    if rig is not None:
+        for cam in rig:
+            assert np.isfinite(cam.K).all() and cam.K[0, 0] > 0 and cam.K[1, 1] > 0
+            assert min(cam.size) > 0 and np.isfinite(cam.dist).all() and np.isfinite(cam.t).all()
+            np.testing.assert_allclose(cam.R @ cam.R.T, np.eye(3), atol=1e-6)
+            assert np.linalg.det(cam.R) > 0
 
 
 CALISCOPE = tomllib.loads((DATA / "caliscope_charuco_4cam" / "camera_array.toml").read_text())
@@ -229,11 +278,6 @@ def test_keypoints_npz(tmp_path, arrays):
         assert arrays["fps"].ndim == 0 and 0 < float(arrays["fps"]) <= MAX_FPS
         assert np.isfinite(loaded["xy"]).all(-1).sum() + np.isnan(loaded["xy"]).all(-1).sum() \
             == loaded["xy"][..., 0].size
-
-
-CELLS = st.one_of(st.sampled_from(["0", "1", "2", "-1", "0.5", "1e30", "inf", "nan", "", "x",
-                                   "cam_0", "cam_1", "1.0e-3"]),
-                  st.floats(allow_nan=True).map(repr), st.integers(-5, 5).map(str))
 
 
 @EXAMPLES
