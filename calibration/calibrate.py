@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from calibration.bundle import BundleResult, bundle_adjust
 from calibration.camera import Camera, CameraRig
+from calibration.checks import check_result, given_intrinsics, input_warnings
 from calibration.detections import BoardDetections, observations
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
 from calibration.extrinsics import (
@@ -37,7 +38,6 @@ from calibration.intrinsics import (
     PlanarBoard,
     calibrate_intrinsics,
     data_radius,
-    distortion_is_monotonic,
     initial_camera,
     intrinsics_problems,
 )
@@ -49,8 +49,6 @@ from calibration.world_frame import transform_board_poses, world_transform
 FloatArray = NDArray[np.float64]
 MIN_VIEWS = 3
 GATE_SIGMA = 5.0        # joint intrinsics farther than this from the camera's own are refused
-HIGH_RMS_PX = 1.5       # a camera whose reprojection RMS exceeds this (and 3x its own) is flagged
-HIGH_OUTLIER_FRACTION = 0.2     # and one that loses more of its corners as outliers
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,10 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         detections: per camera name (rig order), its BoardDetections; ``frames`` are frame
             indices synchronized across cameras unless ``frame_times`` or ``sync`` say otherwise.
         board: ``object_points`` (K, 3) metres, z = 0 (``calibration.board.Board``).
-        intrinsics: known intrinsics per camera name (any subset), kept fixed unless
-            ``refine_intrinsics`` is True.
+        intrinsics: known intrinsics per camera name (any subset), kept exactly as given unless
+            ``refine_intrinsics`` is True (the report's ``intrinsics`` then says "refined").
         refine_intrinsics: "auto" refines the cameras whose intrinsics were solved here; True
-            all; False none.
+            all (given ones too); False none.
         world_frame: "auto" (a board lying on the floor, else the cameras' up), a frame index
             where the board lies on the floor, or None (the best-linked camera's frame).
         fisheye: solve intrinsics with OpenCV's fisheye model.
@@ -102,6 +100,8 @@ def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
         CalibrationResult.
     Raises:
         BoardNotFoundError: a camera saw the board in fewer than MIN_VIEWS usable frames.
+        CalibrationError: given intrinsics cannot be the camera's (another image size,
+            implausible, or fitting its footage worse than GIVEN_MAX_RMS_PX).
         CameraGraphError: the cameras fall into groups that never saw the board together.
         SolverError: a camera's intrinsics stay implausible after the joint adjustment.
     """
@@ -152,14 +152,15 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
                                              root, intr)
     bundle, timing = compensate_rig(bundle, detections, motion, obj, refine, root)
     clock["bundle"] = time.perf_counter()
-    warnings = _check_refined(bundle, detections, intr)
+    warnings = check_result(bundle, detections, intr)
     rig, board_world, description = _to_world(bundle, detections, obj, world_frame, root)
     clock["world"] = time.perf_counter()
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
     report["motion"] = timing
-    report["warnings"] = drift_warnings + warnings + latency_warnings(timing, root) + (
-        [description["warning"]] if "warning" in description else [])
+    report["warnings"] = (input_warnings(given, detections, bundle) + drift_warnings + warnings
+                          + latency_warnings(timing, root)
+                          + ([description["warning"]] if "warning" in description else []))
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
 
@@ -216,11 +217,14 @@ def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoar
 
 def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, fisheye: bool,
                 max_views: int) -> IntrinsicsResult:
-    """The camera's intrinsics; an implausible single-camera solution falls back to the focal
-    prior (centred principal point, no distortion) for the joint adjustment to refine."""
+    """The camera's intrinsics: the given ones (:func:`_given_intrinsics`), else solved from its
+    views; an implausible solution falls back to the focal prior (centred principal point, no
+    distortion) for the joint adjustment to refine."""
+    if fixed is not None:
+        return given_intrinsics(det, board, fixed)
     try:
-        result = calibrate_intrinsics(det, board, fixed=fixed, fisheye=fisheye,
-                                      max_views=max_views, check=False)
+        result = calibrate_intrinsics(det, board, fisheye=fisheye, max_views=max_views,
+                                      check=False)
     except SolverError:
         result = None
     if result is None or intrinsics_problems(result.camera,
@@ -290,38 +294,6 @@ def _drift_warning(joint: Camera, single: Camera, z: float) -> str:
             "kept from its own views; the cameras' views of the same frames disagree more than "
             "each camera's views do: check the frame synchronisation and move the board slowly "
             "(motion blur, rolling shutter), and film it closer to this camera")
-
-
-def _check_refined(bundle: BundleResult, detections: Mapping[str, BoardDetections],
-                   intr: Mapping[str, IntrinsicsResult]) -> list[str]:
-    """Raise SolverError for implausible intrinsics; return warnings for lesser doubts: lens
-    distortion unknown towards the image corners, and reprojection errors far above what the
-    camera's own views allow (a sign of unsynchronised frames)."""
-    warnings = []
-    sync_advice = ("check that the frames of all cameras are synchronised (timestamps.csv) "
-                   "and that the board does not move fast")
-    for c, (cam, rms) in enumerate(zip(bundle.cameras, bundle.rms)):
-        own = intr[cam.name].rms
-        dropped = 1.0 - bundle.inliers[bundle.camera == c].mean()
-        if rms > max(HIGH_RMS_PX, 3.0 * own if np.isfinite(own) else 0.0):
-            warnings.append(f"camera {cam.name}: reprojection RMS {rms:.2f} px is high (its own "
-                            f"views fit to {own:.2f} px): {sync_advice}")
-        if dropped > HIGH_OUTLIER_FRACTION:
-            warnings.append(f"camera {cam.name}: {100 * dropped:.0f} % of its board corners "
-                            f"were dropped as not fitting the other cameras' views: "
-                            f"{sync_advice}")
-        radius = data_radius(detections[cam.name], cam)
-        problems = intrinsics_problems(cam, radius=radius)
-        if problems:
-            raise SolverError(f"camera {cam.name}: the calibration is implausible "
-                              f"({'; '.join(problems)}); film the board closer to this camera, "
-                              "covering the whole image and tilted 30-45 degrees in several "
-                              "directions, while other cameras see it too")
-        if not distortion_is_monotonic(cam):
-            warnings.append(f"camera {cam.name}: the lens distortion is known only where the "
-                            f"board was seen and folds over before the image's corners; "
-                            f"film the board in the corners of this camera's image too")
-    return warnings
 
 
 def _to_world(bundle: BundleResult, detections: Mapping[str, BoardDetections], obj: FloatArray,

@@ -40,20 +40,30 @@ def summary(rig: CameraRig, intr: Mapping[str, IntrinsicsResult],
             graph: nx.Graph, root: str, bundle: BundleResult, refine: list[bool],
             given: Mapping[str, Camera], world: dict[str, Any],
             clock: dict[str, float]) -> dict[str, Any]:
-    """The calibration's report as a plain dict (numbers, strings, lists)."""
+    """The calibration's report as a plain dict (numbers, strings, lists).
+
+    Per camera, ``intrinsics`` says what its intrinsics are: "given" (kept exactly as given),
+    "solved" (from its own views, held in the joint adjustment), "prior" (its own views gave
+    nothing plausible: a focal length from a scan, no distortion) or "refined" (jointly with all
+    cameras' views, starting from ``intrinsics_from``: given, solved or prior); and
+    ``behind_camera`` how many of its observed corners the result puts at or behind it.
+    """
     tree = nx.maximum_spanning_tree(graph, weight="weight")
     cameras = {}
     for i, (cam, name) in enumerate(zip(rig, detections)):
         single = intr[name]
         mine = bundle.camera == i
         source = "given" if name in given else ("solved" if np.isfinite(single.rms) else "prior")
+        refined = bool(refine[i])
         cameras[name] = {
             "rms_px": float(bundle.rms[i]), "views": int(detections[name].frames.size),
             "frames_in_footage": int(detections[name].n_frames),
             "views_posed": int(views[name].frames.size),
             "observations": int(bundle.inliers[mine].sum()),
             "outliers": int((~bundle.inliers[mine]).sum()),
-            "intrinsics": source, "refined": bool(refine[i]),
+            "behind_camera": int(np.isinf(bundle.residuals[mine]).sum()),
+            "intrinsics": "refined" if refined else source, "intrinsics_from": source,
+            "refined": refined,
             "intrinsics_rms_px": _num(single.rms), "intrinsics_views": int(single.views_used.size),
             "coverage": _num(single.coverage),
             "fx": float(cam.K[0, 0]), "fy": float(cam.K[1, 1]), "cx": float(cam.K[0, 2]),
@@ -71,7 +81,8 @@ def summary(rig: CameraRig, intr: Mapping[str, IntrinsicsResult],
             "bundle": {"rms_px": float(overall),
                        "initial_rms_px": float(np.sqrt(np.mean(bundle.initial_rms ** 2))),
                        "cost": bundle.cost, "evaluations": bundle.n_evaluations,
-                       "seconds": bundle.seconds},
+                       "iterations": bundle.n_iterations, "converged": bundle.converged,
+                       "stop_reason": bundle.stop_reason, "seconds": bundle.seconds},
             "world_frame": dict(world), "timing_s": timing}
 
 
@@ -87,7 +98,11 @@ def format_report(result: CalibrationResult) -> str:
     lines += [(f"board frames used: {rep['frames_used']} ({rep['frames_multi_view']} seen by 2+ "
                "cameras)"),
               (f"bundle adjustment: RMS {b['rms_px']:.3f} px (from {b['initial_rms_px']:.3f}), "
-               f"{b['evaluations']} evaluations, {b['seconds']:.2f} s"), "",
+               f"{b['evaluations']} evaluations, {b['seconds']:.2f} s, "
+               + ("converged" if b["converged"] else f"DID NOT CONVERGE ({b['stop_reason']})")),
+              ("intrinsics: given = kept exactly as given, solved = from the camera's own views, "
+               "prior = a focal length alone (nothing better solved), refined = jointly with all "
+               "cameras' views"), "",
               (f"{'camera':<12}{'RMS px':>8}{'views':>7}{'outliers':>9}{'intrinsics':>11}"
                f"{'fx':>10}{'fy':>10}{'cx':>9}{'cy':>9}   centre (x, y, z) m")]
     for name, c in rep["cameras"].items():

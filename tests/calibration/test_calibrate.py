@@ -1,20 +1,27 @@
 """calibrate() end to end on synthetic studios: issue 4's acceptance numbers on a ring of six
-cameras, cameras linked only through others, graph and board errors, given intrinsics, frame
-times, and the written report and calibration file."""
+cameras, cameras linked only through others, graph and board errors, given intrinsics (kept exactly,
+skew too, refused when they do not fit the footage, refined only on request and then reported
+so), frame times, an adjustment that did not converge, and the written report and calibration
+file."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import cv2
 import numpy as np
 import pytest
 
+import calibration.calibrate
+import calibration.rolling_shutter
 from calibration.board import Board
+from calibration.bundle import bundle_adjust
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import CameraRig
 from calibration.compare import compare_rigs
 from calibration.detection import find_board
 from calibration.detections import BoardDetections
-from calibration.errors import BoardNotFoundError, CameraGraphError
+from calibration.errors import BoardNotFoundError, CalibrationError, CameraGraphError
 from calibration.io import read_calibration, write_calibration
 from calibration.report import write_report
 from mocap.synthetic.board_observations import (
@@ -118,10 +125,14 @@ def test_report_and_calibration_file(ring6, tmp_path):
     report = result.report
     assert set(report["cameras"]) == set(detections)
     assert report["bundle"]["rms_px"] < 0.5 and report["frames_multi_view"] > 200
+    assert report["bundle"]["converged"] and report["bundle"]["iterations"] > 0
+    assert all(c["intrinsics"] == "refined" and c["intrinsics_from"] == "solved"
+               and c["behind_camera"] == 0 for c in report["cameras"].values())
     assert any(e["in_tree"] for e in report["graph_edges"])
     paths = write_report(result, tmp_path)
     text = (tmp_path / "calibration_report.txt").read_text()
     assert all(name in text for name in detections) and "RMS" in text
+    assert "converged" in text and "NOT CONVERGE" not in text.upper()
     top = cv2.imread(str(tmp_path / "cameras_top_down.png"))
     assert top.shape == (800, 800, 3) and (top < 250).any()
     coverage = cv2.imread(str(tmp_path / "coverage_cam_1.png"))
@@ -190,3 +201,63 @@ def test_unsynchronised_frames_are_flagged_not_hidden():
     result = calibrate(detections, board)
     flagged = [w for w in result.report["warnings"] if "synchronised" in w]
     assert any(w.startswith("camera cam_2: ") for w in flagged)
+
+
+def test_given_intrinsics_with_skew_are_kept_exactly():
+    """cam_1's given K has a 4 px skew (K[0, 1]; the footage was made with it): it must come
+    back bit for bit, reported as given, and the rig fit as well as without skew (0.3 px noise:
+    RMS about 0.42 px, under issue 4's 0.5 px)."""
+    rig = ring_rig(3)
+    skewed = rig["cam_1"].replace(K=rig["cam_1"].K + [[0, 4.0, 0], [0, 0, 0], [0, 0, 0]])
+    rig = CameraRig((skewed, *list(rig)[1:]))
+    s = simulate_board_session(rig, n_frames=90, seed=8, noise_px=0.3)
+    result = calibrate(s.detections, s.board, intrinsics={"cam_1": skewed})
+    np.testing.assert_array_equal(result.rig["cam_1"].K, skewed.K)
+    np.testing.assert_array_equal(result.rig["cam_1"].dist, skewed.dist)
+    assert result.report["cameras"]["cam_1"]["intrinsics"] == "given"
+    assert result.report["cameras"]["cam_1"]["rms_px"] < 0.5
+
+
+def with_cx(camera, cx):
+    K = camera.K.copy()
+    K[0, 2] = cx
+    return camera.replace(K=K)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    # a principal point 0.25 image widths off centre: today swapped for a prior silently
+    (lambda c: with_cx(c, 0.75 * c.size[0]), r"principal point .* far from"),
+    # focal lengths 0.3x the lens's: each view's best board pose leaves 5.1 px RMS (true: 0.46)
+    (lambda c: c.replace(K=c.K * [[0.3, 1, 1], [1, 0.3, 1], [1, 1, 1]]),
+     r"corners fit them to \d+\.\d px RMS"),
+    # the same lens calibrated at 1280 x 720
+    (lambda c: c.replace(K=c.K * [[2 / 3], [2 / 3], [1]], size=(1280, 720)),
+     r"for 1280 x 720 images, not 1920 x 1080"),
+])
+def test_given_intrinsics_that_do_not_fit_the_footage_are_refused(wrong, message):
+    truth, board, detections = projected_session(3, 60, seed=8)
+    with pytest.raises(CalibrationError, match=r"camera cam_2: the given intrinsics .*" + message):
+        calibrate(detections, board, intrinsics={"cam_2": wrong(truth["cam_2"])})
+
+
+def test_given_intrinsics_refined_on_request_are_reported_as_refined():
+    truth, board, detections = projected_session(3, 90, seed=8)
+    result = calibrate(detections, board, intrinsics={"cam_1": truth["cam_1"]},
+                       refine_intrinsics=True)
+    cameras = result.report["cameras"]
+    assert (cameras["cam_1"]["intrinsics"], cameras["cam_1"]["intrinsics_from"]) == (
+        "refined", "given")
+    assert (cameras["cam_2"]["intrinsics"], cameras["cam_2"]["intrinsics_from"]) == (
+        "refined", "solved")
+
+
+def test_an_adjustment_that_did_not_converge_is_reported_and_warned(monkeypatch):
+    """One iteration per adjustment cannot converge from the initial poses."""
+    _, board, detections = projected_session(3, 60, seed=8)
+    short = partial(bundle_adjust, max_iterations=1)
+    monkeypatch.setattr(calibration.calibrate, "bundle_adjust", short)
+    monkeypatch.setattr(calibration.rolling_shutter, "bundle_adjust", short)
+    result = calibrate(detections, board)
+    assert result.report["bundle"]["converged"] is False
+    assert "max_iterations" in result.report["bundle"]["stop_reason"]
+    assert any("did not converge" in w for w in result.report["warnings"])
