@@ -29,6 +29,7 @@ from calibration.errors import CalibrationFileError
 from calibration.io import check_lens_folds
 
 SUBPIXELS = 64.0                    # Qualisys sensor units per pixel
+MAX_SIDE_PX = 100_000               # larger "images" are a broken <fov_video>
 _QUALISYS_TO_OPENCV = np.diag([1.0, -1.0, -1.0])   # 180 degrees about the camera x axis
 _FULL_VIDEO_LINES = 1080
 
@@ -104,10 +105,14 @@ def _camera(element: ET.Element, name: str, path: Path, pose2sim_distortion: boo
     scale = _video_scale(element, where)
     size = (round((fov["right"] - fov["left"] + 1) * scale),
             round((fov["bottom"] - fov["top"] + 1) * scale))
-    if size[0] <= 0 or size[1] <= 0:
-        raise CalibrationFileError(f"{where}: <fov_video> is empty ({fov}); export the "
-                                   "calibration again from QTM with the video window set")
+    if not (0 < size[0] <= MAX_SIDE_PX and 0 < size[1] <= MAX_SIDE_PX):
+        raise CalibrationFileError(f"{where}: <fov_video> gives a {size[0]}x{size[1]} px image "
+                                   f"({fov}); export the calibration again from QTM with the "
+                                   "video window set")
     fx, fy = intr["focalLengthU"] / SUBPIXELS, intr["focalLengthV"] / SUBPIXELS
+    if not (fx > 0 and fy > 0):
+        raise CalibrationFileError(f"{where}: <intrinsic focalLengthU/V> must be positive, got "
+                                   f"{intr['focalLengthU']:g} and {intr['focalLengthV']:g}")
     cx = intr["centerPointU"] / SUBPIXELS - fov["left"]
     cy = intr["centerPointV"] / SUBPIXELS - fov["top"]
     skew = extra_intr.get("skew", 0.0) / SUBPIXELS
