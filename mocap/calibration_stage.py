@@ -2,15 +2,20 @@
 
 The rig is reused while the footage, board, timestamps and known intrinsics are unchanged.
 
-Board detections are cached per camera in ``output/cache/`` with the footage's fingerprint, so a
-rerun (or a run after an interruption) only detects what changed.
+Board detections are cached per camera in ``output/cache/`` with the footage's fingerprint and
+the version of the code that detects (``DETECTION_VERSION``), so a rerun (or a run after an
+interruption) only detects what changed, and a changed detector or OpenCV detects afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from calibration.board import Board, load_board
@@ -27,7 +32,24 @@ from calibration.sync import footage_times
 from mocap.cache import fingerprint, load_cached, store_cached
 from mocap.session import Session
 
-DETECTION_VERSION = 1           # bump when detection changes, so caches are redone
+# the modules whose code decides which corners are found where: footage reading, scanning,
+# marker search, corner refinement and the board's geometry
+DETECTION_MODULES = ("calibration.board", "calibration.board_scan", "calibration.checkerboard",
+                     "calibration.detection", "calibration.detections", "calibration.footage",
+                     "calibration.marker_search", "calibration.subpixel")
+
+
+def detection_code_version(modules: Sequence[str] = DETECTION_MODULES) -> str:
+    """A short hash of the files of ``modules`` and of OpenCV's version: it changes whenever
+    either can change the detections."""
+    h = hashlib.sha256(f"opencv {cv2.__version__}\n".encode())
+    for name in modules:
+        source = importlib.import_module(name).__file__
+        h.update(f"{name}\n".encode() + (Path(source).read_bytes() if source else b""))
+    return h.hexdigest()[:16]
+
+
+DETECTION_VERSION = detection_code_version()            # once, at import
 
 
 @dataclass(frozen=True)
