@@ -66,6 +66,7 @@ class BundleProblem:
         if np.any(np.diff(obs.camera) < 0):
             raise SolverError("bundle adjustment: observations must be sorted by camera")
         self.cameras, self.board, self.obs, self.obj = list(cameras), board, obs, object_points
+        _check_intrinsic_matrices(cameras)
         n_cam, n_frame = len(cameras), board.frames.size
         self.fisheye = np.array([c.fisheye for c in cameras])
         self.skew = np.array([c.K[0, 1] for c in cameras])                          # (C,) held
@@ -258,6 +259,15 @@ class BundleProblem:
 
 
 # --- parameterisation --------------------------------------------------------------------
+def _check_intrinsic_matrices(cameras: Sequence[Camera]) -> None:
+    """SolverError for a K the parameters cannot hold (they would rebuild it otherwise)."""
+    K = np.array([c.K for c in cameras])                                         # (C, 3, 3)
+    odd = np.flatnonzero((K[:, [1, 2, 2], [0, 0, 1]] != 0).any(axis=1) | (K[:, 2, 2] != 1))
+    if odd.size:
+        raise SolverError(f"camera {cameras[odd[0]].name}: K must be [[fx, s, cx], [0, fy, cy], "
+                          f"[0, 0, 1]], got {K[odd[0]].tolist()}; fix the intrinsics given")
+
+
 def _intrinsics_vector(camera: Camera) -> FloatArray:
     K, d = camera.K, camera.dist
     out = np.zeros(_N_INTR)

@@ -178,6 +178,17 @@ def test_the_skew_of_intrinsics_is_kept_and_fitted(refine):
     assert result.rms.max() < 1e-6
 
 
+@pytest.mark.parametrize("entry", [(1, 0), (2, 1), (2, 2)])
+def test_intrinsic_matrices_the_model_cannot_hold_are_refused(entry):
+    """K[1, 0], K[2, 0], K[2, 1] other than 0 or K[2, 2] other than 1 would be rebuilt away."""
+    s, obs, truth = session(n_cams=2, n_frames=5)
+    K = s.rig[1].K.copy()
+    K[entry] += 0.5
+    cams = [s.rig[0], s.rig[1].replace(K=K)]
+    with pytest.raises(SolverError, match=r"camera cam_2: K must be \[\[fx, s, cx\], \[0, fy, cy\]"):
+        bundle_adjust(cams, truth, obs, s.board.object_points)
+
+
 def mirrored_behind(board: BoardPoses, frame: int, camera: Camera) -> BoardPoses:
     """``board`` with the pose at index ``frame`` reflected through ``camera``'s centre: its
     corners then lie behind the camera, on the same rays, so a projection that divides by a
