@@ -42,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -87,7 +88,7 @@ class Run:
     error: str | None = None
     reference: bool = False
     pairing: SyncTable | None = None
-    metrics: dict[str, object] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 # --- ours ---------------------------------------------------------------------------------------
@@ -125,10 +126,13 @@ def chosen_pairing(detections: dict[str, BoardDetections],
     """The instants our calibration fitted: the timestamps' (or index) pairing with the
     cameras it moved by ``shifts`` frames."""
     times, table = shifted_inputs(detections, frame_times, shifts)
-    return table if times is None else sync_by_timestamps(times)
+    if times is not None:
+        return sync_by_timestamps(times)
+    return table if table is not None else sync_by_index(
+        {n: d.n_frames for n, d in detections.items()})
 
 
-def solve_split(report: dict, solve_s: float) -> dict[str, float]:
+def solve_split(report: dict[str, Any], solve_s: float) -> dict[str, float]:
     """Seconds of the solve's stages (the kept calibration's ``report["timing_s"]``) and of
     the passes before it (the frame-shift search's: the first calibration, its trials)."""
     split = {k: v for k, v in report["timing_s"].items() if k != "total"}
@@ -329,7 +333,7 @@ def inverted_copies(videos: dict[str, Path], out_dir: Path) -> dict[str, Path]:
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         out[name] = out_dir / f"{name}.avi"
-        writer = cv2.VideoWriter(str(out[name]), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        writer = cv2.VideoWriter(str(out[name]), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
         writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
         ok, frame = cap.read()
         while ok:
@@ -406,8 +410,7 @@ def caliscope_section(runs: list[Run], ref: CameraRig, stamped: SyncTable,
          "`sync_by_timestamps`) and may then move a camera by whole frames "
          "(`calibration.frame_shift`, when the fitted capture latency sits on its half-frame "
          "bound); caliscope pairs them from the same file by its own rule; aniposelib gets the "
-         "videos only and pairs frames by index. Its reference file's pairing is taken as "
-         "caliscope 0.11.8's."),
+         "videos only and pairs frames by index."),
         ("Reprojection RMS and board geometry are measured the same way for every rig, on our "
          f"detections at the instants of a pairing ({n_sync} of the timestamps' with the board "
          "in >= 2 cameras): each corner seen by >= 2 cameras is triangulated from all of them "
@@ -425,13 +428,15 @@ def caliscope_section(runs: list[Run], ref: CameraRig, stamped: SyncTable,
          "With fixed intrinsics its cameras get caliscope's matrices and distortions and "
          "`calibrate_rows(init_intrinsics=False, only_extrinsics=True)` adjusts only the "
          "extrinsics.")]
+    tools = {r.method.split(" ")[0].rstrip(",") for r in runs}     # ours, caliscope, ...
+    notes = [n for n in notes if n.split(" ")[0] not in PEER_PACKAGES or n.split(" ")[0] in tools]
     for r in runs:
         if r.metrics.get("frame_shifts"):
             moved = ", ".join(f"{n} {k:+d} frame" for n, k in r.metrics["frame_shifts"].items())
             notes.append(f"{r.method}: moved {moved} relative to the timestamps.")
-    peer = next((r for r in runs if r.method.startswith("caliscope ") and r.pairing), None)
-    if peer is not None:
-        notes.append(pairing_note(stamped, peer.pairing, "caliscope 0.11.8"))
+    notes += [pairing_note(stamped, r.pairing, "caliscope 0.11.8") + " caliscope's own file "
+              "is scored on this pairing as its own." for r in runs
+              if r.method.startswith("caliscope ") and r.pairing is not None]
     notes += [time_note(r) for r in runs if "solve_split" in r.metrics][:2]
     return _section("Case 1: caliscope's 4-webcam session (real footage)", intro, runs,
                     ref.names, "Per camera: rotation difference / camera-centre distance "
@@ -474,16 +479,17 @@ def _tmp_root() -> Path:
 
 
 # --- cases 2 and 3: rendered studios ---------------------------------------------------------
-BOARD = {"type": "charuco", "squares": [5, 7], "square_size": 0.1, "marker_size": 0.075,
+BOARD: dict[str, Any] = {"type": "charuco", "squares": [5, 7], "square_size": 0.1, "marker_size": 0.075,
          "dictionary": "DICT_4X4_50"}
-SYNTHETIC = {"n_cameras": 8, "n_frames": 600, "radius": 3.0, "height": 2.0,
+SYNTHETIC: dict[str, Any] = {"n_cameras": 8, "n_frames": 600, "radius": 3.0, "height": 2.0,
              "size": [1280, 720], "hfov_deg": 70.0, "seed": 0, "blur": 0.7, "noise": 2.0,
              "occlusion": 0.2, "board": BOARD}
-STUDIO = {"rig": "studio_rig", "n_cameras": 6, "n_frames": 600, "size": [1280, 720],
+STUDIO: dict[str, Any] = {"rig": "studio_rig", "n_cameras": 6, "n_frames": 600, "size": [1280, 720],
           "seed": 0, "blur": 0.7, "noise": 2.0, "occlusion": 0.2, "board": BOARD}
 
 
-def rendered_session(params: dict, cache: Path, make_rig: Callable[[dict], CameraRig]
+def rendered_session(params: dict[str, Any], cache: Path,
+                     make_rig: Callable[[dict[str, Any]], CameraRig]
                      ) -> tuple[dict[str, Path], CameraRig, Board]:
     """A rendered session (videos, true rig, board) of ``make_rig(params)``, rendered once
     into ``cache`` and reused while ``params`` are unchanged."""
@@ -591,7 +597,9 @@ def synthetic_case(pythons: dict[str, Path], workers: int) -> str:
 CASES = {"caliscope": caliscope_case, "studio6": studio_case, "synthetic8": synthetic_case}
 _HEADER = ("# Benchmark results\n\n"
            "Calibration: `python benchmarks/calibration.py --case all` (sections are replaced "
-           "case by case).\n")
+           "case by case). The peers' envs: `python3.11 -m venv ENV && ENV/bin/pip install "
+           "caliscope==0.11.8` (or `\"aniposelib>=0.8,<0.9\"`), passed as `--caliscope-venv ENV` "
+           "(`--peer-venv ENV`); the script creates them in .bench/ when missing.\n")
 
 
 def update_results(sections: dict[str, str], path: Path = RESULTS) -> None:
