@@ -129,7 +129,7 @@ def _stop_reason(improved: bool, done: bool, stalled: bool) -> str:
         return "no step lowers the cost"
     if done:
         return "the cost or the step fell below the tolerance"
-    return "five steps lowered the cost by less than STALL" if stalled else ""
+    return f"five steps lowered the cost by less than {STALL:g} relative" if stalled else ""
 
 
 def _small_step(d: FloatArray, x: FloatArray, tol: float) -> bool:
