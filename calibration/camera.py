@@ -107,9 +107,11 @@ class Camera:
     @property
     def _fold_parameter(self) -> float:
         """The fold in the model's own variable (pinhole radius, fisheye angle), computed once."""
-        if self._fold is None:
-            object.__setattr__(self, "_fold", distortion.fold_parameter(self.dist, self.fisheye))
-        return self._fold
+        fold = self._fold
+        if fold is None:
+            fold = distortion.fold_parameter(self.dist, self.fisheye)
+            object.__setattr__(self, "_fold", fold)
+        return fold
 
     @property
     def extrinsics(self) -> FloatArray:
@@ -312,4 +314,4 @@ def rodrigues_to_matrix(rvec: FloatArray) -> FloatArray:
 def matrix_to_rodrigues(R: FloatArray) -> FloatArray:
     """(3, 3) rotation matrix to its (3,) Rodrigues vector (OpenCV's convention)."""
     rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=float))
-    return rvec.ravel()
+    return np.asarray(rvec, dtype=float).ravel()

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 
 _NEWTON_STEPS = 50
-_STEP_TOL = 1e-12           # a step below 1e-12 (1 + |x|) has converged: ~1e-9 px at f = 1000 px
+_STEP_TOL = 1e-12           # steps below 1e-12 sqrt(1 + r^2) have converged: 1e-9 px at f 1000 px
 _REAL_ROOT_TOL = 1e-6       # a root this close to the real axis is a (near-)touching fold
 
 
@@ -99,14 +99,13 @@ def undistort_pinhole(distorted: FloatArray, d: FloatArray, fold: float) -> Floa
         return distorted.copy()
     flat = distorted.reshape(-1, 2)
     out = np.full_like(flat, np.nan)
-    todo = np.flatnonzero(np.isfinite(flat).all(-1))                        # (n,) still moving
+    todo = np.flatnonzero(np.isfinite(flat[:, 0] + flat[:, 1]))             # (n,) still moving
     tx, ty = flat[todo, 0], flat[todo, 1]                                   # (n,) targets
-    x, y = _pull_inside(tx.copy(), ty.copy(), np.zeros_like(tx), fold)
+    x, y = _pull_inside(tx.copy(), ty.copy(), np.zeros_like(tx), np.zeros_like(ty), fold)
     for _ in range(_NEWTON_STEPS):
-        sx, sy = _pinhole_newton_step(x, y, tx, ty, d)
-        size = np.maximum(np.abs(x), np.abs(y))
-        done = np.maximum(np.abs(sx), np.abs(sy)) <= _STEP_TOL * (1 + size)  # NaN: not done
-        x, y = _pull_inside(x - sx, y - sy, np.hypot(x, y), fold)
+        sx, sy, r2 = _pinhole_newton_step(x, y, tx, ty, d)
+        done = sx * sx + sy * sy <= _STEP_TOL**2 * (1 + r2)                 # NaN: not done
+        x, y = _pull_inside(x - sx, y - sy, x, y, fold)
         if done.any():
             out[todo[done], 0], out[todo[done], 1] = x[done], y[done]
             left = ~done
@@ -117,8 +116,9 @@ def undistort_pinhole(distorted: FloatArray, d: FloatArray, fold: float) -> Floa
 
 
 def _pinhole_newton_step(x: FloatArray, y: FloatArray, tx: FloatArray, ty: FloatArray,
-                         d: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Newton step J^-1 (distort(x, y) - (tx, ty)) of the pinhole model (no fold cut); (n,)."""
+                         d: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Newton step J^-1 (distort(x, y) - (tx, ty)) of the pinhole model (no fold cut), and
+    x^2 + y^2; all (n,)."""
     k1, k2, p1, p2, k3 = d
     r2 = x * x + y * y
     radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
@@ -129,18 +129,19 @@ def _pinhole_newton_step(x: FloatArray, y: FloatArray, tx: FloatArray, ty: Float
     b = 2 * x * y * dradial + 2 * p1 * x + 2 * p2 * y                       # dxd/dy = dyd/dx
     c = radial + 2 * y * y * dradial + 6 * p1 * y + 2 * p2 * x              # dyd/dy
     det = a * c - b * b
-    return (c * rx - b * ry) / det, (a * ry - b * rx) / det
+    return (c * rx - b * ry) / det, (a * ry - b * rx) / det, r2
 
 
-def _pull_inside(x: FloatArray, y: FloatArray, r_from: FloatArray,
+def _pull_inside(x: FloatArray, y: FloatArray, x_from: FloatArray, y_from: FloatArray,
                  fold: float) -> tuple[FloatArray, FloatArray]:
-    """(n,) points; those at or beyond radius ``fold`` go halfway from ``r_from`` to it (in
-    place)."""
+    """(n,) points; those at or beyond radius ``fold`` go halfway from the radius of
+    (``x_from``, ``y_from``) to it, in place."""
     if not np.isfinite(fold):
         return x, y
     outside = np.flatnonzero(x * x + y * y >= fold * fold)
     if outside.size:
-        scale = 0.5 * (r_from[outside] + fold) / np.hypot(x[outside], y[outside])
+        r_from = np.hypot(x_from[outside], y_from[outside])
+        scale = 0.5 * (r_from + fold) / np.hypot(x[outside], y[outside])
         x[outside] *= scale
         y[outside] *= scale
     return x, y

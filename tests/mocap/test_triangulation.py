@@ -89,7 +89,7 @@ def test_unknown_camera_and_bad_min_views_are_errors(scene):
 def test_a_rig_in_other_units_gives_the_same_points_in_those_units(scene, scale, noise_px):
     """Millimetres (x1000) or kilometres (x0.001): the same pixels give the same points times
     the scale, to rounding (1e-9 relative), and no joint is lost."""
-    rig, xyz, kp = scene
+    rig, _, kp = scene
     xy = kp.xy + np.random.default_rng(4).normal(0, noise_px, kp.xy.shape)
     kp = Keypoints2D(xy, kp.score, kp.cameras, kp.skeleton, kp.fps)
     metres = triangulate(rig, kp)
