@@ -12,7 +12,7 @@ fisheye's tan turns negative). Beyond it a point would be seen at the place of a
   branch or a mirrored one.
 - The pinhole's tangential terms (p1, p2) are bounded, not ignored: their Jacobian has norm at
   most 6 |p| r, so inside the fold radius ``pinhole_fold_radius`` (where both singular values of
-  the radial map exceed that bound) the full model's Jacobian stays positive.
+  the radial map exceed that bound) the full model's Jacobian determinant stays positive.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ _REAL_ROOT_TOL = 1e-6       # a root this close to the real axis is a (near-)tou
 
 def fold_parameter(dist: FloatArray, fisheye: bool) -> float:
     """The fold: the pinhole radius at z = 1 (``inf`` if none), or the fisheye angle in radians
-    (at most pi / 2). ``dist`` (5,) pinhole or (4,) fisheye coefficients."""
+    (at most pi / 2); NaN (every projection NaN) for non-finite coefficients. ``dist`` (5,)
+    pinhole or (4,) fisheye coefficients."""
+    if not np.isfinite(dist).all():
+        return np.nan
     return fisheye_fold_angle(dist) if fisheye else pinhole_fold_radius(dist)
 
 
