@@ -10,7 +10,7 @@ clearly better), a plausibility check, and the world frame from a board lying on
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -188,9 +188,17 @@ def _synchronised(detections: Mapping[str, BoardDetections], sync: SyncTable | N
     return out
 
 
+def require_cameras(names: Sequence[str]) -> None:
+    """Raise CalibrationError unless board footage names 2 or more cameras (a rig)."""
+    if len(names) < 2:
+        raise CalibrationError(f"a rig needs 2 or more cameras, board footage was given for "
+                               f"{len(names)} ({', '.join(names) or 'none'}); add each camera's "
+                               "board footage (calibration/<camera>.mp4), or use 'mocap "
+                               "calibrate intrinsics' for one camera alone")
+
+
 def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) -> None:
-    if not detections:
-        raise CalibrationError("no camera detections were given to calibrate")
+    require_cameras(list(detections))
     n_obj = np.asarray(board.object_points).shape[0]
     for name, det in detections.items():
         if det.xy.shape[1] != n_obj:

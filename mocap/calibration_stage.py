@@ -1,4 +1,4 @@
-"""The calibration stage of a session: board footage in ``calibration/`` -> ``output/calibration.toml``.
+"""The calibration stage of a session: board footage in ``calibration/`` -> ``calibration.toml``.
 
 The rig is reused while the footage, board, timestamps and known intrinsics are unchanged.
 
@@ -20,16 +20,18 @@ import numpy as np
 
 from calibration.board import Board, load_board
 from calibration.board_scan import detect_all
-from calibration.calibrate import CalibrationResult, calibrate
+from calibration.calibrate import CalibrationResult, calibrate, require_cameras
 from calibration.camera import Camera, CameraRig
 from calibration.compare import CameraDifference, compare_rigs
 from calibration.detections import BoardDetections
+from calibration.errors import CalibrationError
 from calibration.footage import find_footage, image_files
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, read_intrinsics, write_calibration
 from calibration.report import write_report
 from calibration.sync import footage_times
 from mocap.cache import fingerprint, load_cached, store_cached
+from mocap.run_outputs import RunOutputs
 from mocap.session import Session
 
 # the modules whose code decides which corners are found where: footage reading, scanning,
@@ -130,7 +132,7 @@ class SessionCalibration:
     truth: list[CameraDifference] | None = None  # against ground_truth/calibration.toml
 
 
-def session_rig(session: Session, calibration_file: Path | None = None, *,
+def session_rig(session: Session, run: RunOutputs, calibration_file: Path | None = None, *,
                 progress: bool = True, force: bool = False) -> SessionCalibration:
     """The session's cameras: a file given on the command line (any supported format), else
     ``calibration/calibration.toml``, else calibrated from the board footage in
@@ -142,34 +144,46 @@ def session_rig(session: Session, calibration_file: Path | None = None, *,
     if ready.is_file():
         return SessionCalibration(read_calibration(ready), f"read {ready}")
     if has_board_footage(session):
-        return calibrate_session(session, progress=progress, force=force)
+        return calibrate_session(session, run, progress=progress, force=force)
     return SessionCalibration(read_calibration(session.calibration_file),
                               f"read {session.calibration_file}")
 
 
-def calibrate_session(session: Session, *, progress: bool = True,
+def calibrate_session(session: Session, run: RunOutputs, *, progress: bool = True,
                       force: bool = False) -> SessionCalibration:
-    """Calibrate from ``calibration/`` and write ``output/calibration.toml`` and its report."""
+    """Calibrate from ``calibration/``; ``calibration.toml`` and its report are staged in
+    ``run`` (board detections are cached in ``output/cache`` at once, for a rerun to resume)."""
     inputs = CalibrationInputs.of(session)
     out = session.output / "calibration.toml"
     key = fingerprint(_inputs_files(inputs), board=inputs.board.to_table(),
                       version=DETECTION_VERSION)
-    if not force and out.is_file():
-        rig = read_calibration(out)
-        if rig.extra.get("metadata", {}).get("fingerprint") == key:
-            return SessionCalibration(rig, f"reused {out} (calibration inputs unchanged)",
-                                      truth=_against_truth(session, rig))
+    earlier = None if force else _earlier_calibration(out)
+    if earlier is not None and earlier.extra.get("metadata", {}).get("fingerprint") == key:
+        return SessionCalibration(earlier, f"reused {out} (calibration inputs unchanged)",
+                                  truth=_against_truth(session, earlier))
+    require_cameras(list(inputs.footage))
     detections = detect_cached(inputs.footage, inputs.board, session.output / "cache",
                                progress=progress)
     result = calibrate(detections, inputs.board, intrinsics=known_intrinsics(inputs),
                        frame_times=session_times(inputs, detections))
     metadata = dict(result.rig.extra.get("metadata", {}), fingerprint=key)
     rig = CameraRig(result.rig.cameras, dict(result.rig.extra, metadata=metadata))
-    paths = write_report(result, session.output / "calibration_report")
-    write_calibration(rig, out)
+    run.own("calibration.toml", "calibration_report/*")
+    paths = write_report(result, run.staging / "calibration_report")
+    staged = write_calibration(rig, run.staging / "calibration.toml")
     return SessionCalibration(rig, f"calibrated from {len(inputs.footage)} cameras' board "
                               f"footage in {session.root / 'calibration'}", result,
-                              (out, *paths), _against_truth(session, rig))
+                              tuple(run.final(p) for p in (staged, *paths)),
+                              _against_truth(session, rig))
+
+
+def _earlier_calibration(path: Path) -> CameraRig | None:
+    """An earlier run's calibration, or None when there is none or it no longer passes the
+    reader's checks (it is then calibrated again, not refused)."""
+    try:
+        return read_calibration(path) if path.is_file() else None
+    except CalibrationError:
+        return None
 
 
 def _against_truth(session: Session, rig: CameraRig) -> list[CameraDifference] | None:

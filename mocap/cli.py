@@ -116,12 +116,14 @@ def _run(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from mocap.calibration_stage import calibrate_session
     from mocap.pipeline import format_calibration
+    from mocap.run_outputs import RunOutputs
     from mocap.session import Session
     session = Session.open(args.session, args.output)
-    calibration = calibrate_session(session, progress=not args.quiet, force=args.force)
+    with RunOutputs(session.output) as run:
+        calibration = calibrate_session(session, run, progress=not args.quiet, force=args.force)
+        written = run.commit()
     if not args.quiet:
-        print("\n".join(format_calibration(calibration)
-                        + [f"wrote {p}" for p in calibration.outputs]))
+        print("\n".join(format_calibration(calibration) + [f"wrote {p}" for p in written]))
     return 0
 
 

@@ -12,7 +12,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from mocap.errors import ConfigError
+from mocap.errors import ConfigError, MocapError
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
 
@@ -41,7 +41,11 @@ class SessionConfig:
     def with_overrides(self, **triangulation: Any) -> SessionConfig:
         """A copy with the given triangulation settings replaced (None values are ignored)."""
         given = {k: v for k, v in triangulation.items() if v is not None}
-        return replace(self, triangulation=replace(self.triangulation, **given))
+        try:
+            return replace(self, triangulation=replace(self.triangulation, **given))
+        except MocapError as e:
+            flags = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+            raise ConfigError(f"{flags}: {e}") from e
 
 
 def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
@@ -62,7 +66,7 @@ def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
         kwargs[key] = value
     try:
         return cls(**kwargs)
-    except ConfigError as e:                 # a value out of its range
+    except MocapError as e:                  # a value out of its range
         raise ConfigError(f"{where}: {e}") from e
 
 

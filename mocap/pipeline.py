@@ -10,10 +10,11 @@ import numpy as np
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
-from mocap.errors import ConfigError
+from mocap.errors import ConfigError, TriangulationError
 from mocap.metrics import joint_errors, summarize_errors
+from mocap.run_outputs import RunOutputs
 from mocap.session import Session
-from mocap.triangulation import triangulate
+from mocap.triangulation import TriangulationConfig, triangulate
 from rigs.motion import Motion3D
 
 
@@ -41,18 +42,36 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
     """
     config = session.config.with_overrides(**overrides)
     files = session.keypoint_files()                     # fail early, before calibrating
-    calibration = session_rig(session, calibration_file, progress=progress)
-    keypoints = session.load_keypoints(calibration.rig, files)
-    if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
-        raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
-                          f"keypoint files say {keypoints.fps:g} frames per second; correct "
-                          "one of them (or remove fps from session.toml)")
-    truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
-    motion = triangulate(calibration.rig, keypoints, config.triangulation)
-    outputs = [*calibration.outputs, write_points3d(motion, session.output / "points3d.npz")]
-    outputs += write_trc_files(motion, session.output)
+    with RunOutputs(session.output) as run:
+        calibration = session_rig(session, run, calibration_file, progress=progress)
+        keypoints = session.load_keypoints(calibration.rig, files)
+        if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
+            raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
+                              f"keypoint files say {keypoints.fps:g} frames per second; correct "
+                              "one of them (or remove fps from session.toml)")
+        truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
+        motion = triangulate(calibration.rig, keypoints, config.triangulation)
+        require_joints(motion, config.triangulation)
+        run.own("points3d.npz", "points3d*.trc")
+        write_points3d(motion, run.staging / "points3d.npz")
+        write_trc_files(motion, run.staging)
+        outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, outputs, accuracy)
+
+
+def require_joints(motion: Motion3D, config: TriangulationConfig) -> None:
+    """A run that triangulated no joint has nothing to write (and keeps the earlier outputs).
+
+    Raises:
+        TriangulationError: saying what each joint needed and what to check.
+    """
+    if not np.isfinite(motion.xyz).any():
+        raise TriangulationError(
+            f"no joint was triangulated in {motion.n_frames} frames: each needs "
+            f"{config.min_views} or more cameras that saw it with a score of at least "
+            f"{config.min_score:g}; lower --min-views or --min-score, or check that the "
+            "keypoint files and the calibration belong to this take (earlier outputs are kept)")
 
 
 def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:

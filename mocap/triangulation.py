@@ -20,6 +20,14 @@ class TriangulationConfig:
     min_views: int = 2                  # joints seen by fewer usable cameras stay missing
     min_score: float = 0.3              # detector score below which a view is ignored
 
+    def __post_init__(self) -> None:
+        if self.min_views < 2:
+            raise TriangulationError(f"min_views must be 2 or more (a point needs two views), "
+                                     f"got {self.min_views}")
+        if not 0 <= self.min_score <= 1:
+            raise TriangulationError(f"min_score must be in [0, 1] (detector scores are), got "
+                                     f"{self.min_score}")
+
 
 def triangulate(rig: CameraRig, kp: Keypoints2D,
                 config: TriangulationConfig = TriangulationConfig()) -> Motion3D:
@@ -35,10 +43,8 @@ def triangulate(rig: CameraRig, kp: Keypoints2D,
         missing (NaN, source MISSING), and so are joints whose point one of the cameras that
         saw them cannot see (behind it, or beyond its lens's fold): such a point is wrong.
     Raises:
-        TriangulationError: if ``kp`` names a camera the rig does not have, or min_views < 2.
+        TriangulationError: if ``kp`` names a camera the rig does not have.
     """
-    if config.min_views < 2:
-        raise TriangulationError(f"min_views must be at least 2, got {config.min_views}")
     missing = [c for c in kp.cameras if c not in rig.names]
     if missing:
         raise TriangulationError(f"keypoints for camera(s) {', '.join(missing)} but the "

@@ -66,8 +66,9 @@ def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, floa
 
     Each camera's distance from the volume's axis, height, focal length and radial distortion
     are drawn uniformly from the given ranges (k3 = 0, tangential terms within
-    +-``tangential``; a lens whose distortion would fold back inside the image is drawn again); principal points lie within 2 % of the image centre, pixels are square
-    to 0.2 %. Cameras look at ``target`` give or take 0.15 m.
+    +-``tangential``; a lens whose distortion would fold back inside the image is drawn again);
+    principal points lie within 2 % of the image centre, pixels are square to 0.2 %. Cameras
+    look at ``target`` give or take 0.15 m.
 
     Returns:
         CameraRig with cameras named ``{prefix}_{i}`` (i from 1).

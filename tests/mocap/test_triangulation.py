@@ -79,8 +79,10 @@ def test_unknown_camera_and_bad_min_views_are_errors(scene):
     other = Keypoints2D(kp.xy, kp.score, ("cam_1", "cam_2", "cam_3", "cam_9"), kp.skeleton, 30.0)
     with pytest.raises(TriangulationError, match="cam_9 but the calibration has only"):
         triangulate(rig, other)
-    with pytest.raises(TriangulationError, match="min_views must be at least 2"):
-        triangulate(rig, kp, TriangulationConfig(min_views=1))
+    with pytest.raises(TriangulationError, match=r"min_views must be 2 or more"):
+        TriangulationConfig(min_views=1)
+    with pytest.raises(TriangulationError, match=r"min_score must be in \[0, 1\]"):
+        TriangulationConfig(min_score=-1.0)
 
 
 # --- units and degeneracy ------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Issue 22's runs that must not replace good results: each exits 2 with one line saying what to
+fix, and the earlier outputs stay byte-for-byte as they were."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mocap.cli import main
+from mocap.synthetic.sample_session import make_sample_session
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory) -> Path:
+    session = make_sample_session(tmp_path_factory.mktemp("s") / "studio", n_frames=30,
+                                  board_videos=False)
+    assert main(["run", str(session), "-q"]) == 0
+    return session
+
+
+def _refused(capsys, argv: list[str], message: str, output: Path) -> None:
+    before = _outputs(output)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mocap: error: ") and err.count("\n") == 1 and message in err, err
+    assert _outputs(output) == before
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--min-views", "99"], "no joint was triangulated in 30 frames: each needs 99 or more"),
+    (["--min-score", "-1"], "--min-score -1.0: min_score must be in [0, 1]"),
+    (["--min-score", "2"], "--min-score 2.0: min_score must be in [0, 1]"),
+    (["--min-views", "1"], "--min-views 1: min_views must be 2 or more"),
+])
+def test_a_run_with_nothing_to_triangulate_keeps_the_outputs(good_run, capsys, options,
+                                                              message):
+    _refused(capsys, ["run", str(good_run), "-q", *options], message, good_run / "output")
+
+
+def test_keypoints_of_one_camera_only(good_run, tmp_path, capsys):
+    session = tmp_path / "one"
+    shutil.copytree(good_run, session)
+    for path in (session / "keypoints2d").glob("*.npz"):
+        if path.stem != "cam_1":
+            path.unlink()
+    _refused(capsys, ["run", str(session), "-q"], "no joint was triangulated",
+             session / "output")
+
+
+def test_keypoints_with_zero_frames(good_run, tmp_path, capsys):
+    session = tmp_path / "empty"
+    shutil.copytree(good_run, session)
+    for path in (session / "keypoints2d").glob("*.npz"):
+        with np.load(path) as data:
+            arrays = {k: data[k][:0] if k in ("xy", "score", "track_id") else data[k]
+                      for k in data.files}
+        np.savez(path, **arrays)
+    _refused(capsys, ["run", str(session), "-q"], "no joint was triangulated in 0 frames",
+             session / "output")
+
+
+def test_an_output_path_that_is_a_file_is_refused_before_any_work(good_run, tmp_path, capsys):
+    target = tmp_path / "points.npz"
+    target.write_bytes(b"keep")
+    assert main(["run", str(good_run), "-q", "-o", str(target)]) == 2
+    assert "cannot write the outputs to" in capsys.readouterr().err
+    assert target.read_bytes() == b"keep"
+
+
+def test_board_footage_of_one_camera_keeps_a_good_calibration(tmp_path, capsys):
+    """Board footage for one camera used to replace a good 4-camera calibration.toml and its
+    report with a 1-camera rig."""
+    sample = REPO / "sample_sessions" / "studio4"
+    session = tmp_path / "studio"
+    (session / "calibration").mkdir(parents=True)
+    for name in ("board.toml", "cam_1.mp4"):
+        shutil.copy(sample / "calibration" / name, session / "calibration" / name)
+    output = session / "output"
+    (output / "calibration_report").mkdir(parents=True)
+    shutil.copy(sample / "ground_truth" / "calibration.toml", output / "calibration.toml")
+    (output / "calibration_report" / "calibration_report.txt").write_text("4 cameras\n")
+    _refused(capsys, ["calibrate", str(session), "-q"], "a rig needs 2 or more cameras, board "
+             "footage was given for 1 (cam_1)", output)
