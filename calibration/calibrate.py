@@ -41,6 +41,7 @@ from calibration.intrinsics import (
     initial_camera,
     intrinsics_problems,
 )
+from calibration.lens_model import adjust_lens_terms
 from calibration.report import summary
 from calibration.rolling_shutter import board_motion, compensate_rig
 from calibration.sync import SyncTable, sync_by_timestamps
@@ -256,9 +257,9 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             detections: Mapping[str, BoardDetections], obj: FloatArray, refine: list[bool],
             root: str, intr: Mapping[str, IntrinsicsResult]
             ) -> tuple[BundleResult, list[bool], list[str]]:
-    """Extrinsics first (intrinsics held), then everything together where refined (the full
-    model: the single-camera step's plainer model choice only guards against views that do not
-    pin the extra freedom; many cameras' views together do). A camera whose joint
+    """Extrinsics first (intrinsics held), then everything together where refined, each camera
+    with the lens terms its own views pinned plus those the rig's shared views pin
+    (``calibration.lens_model.adjust_lens_terms``). A camera whose joint
     intrinsics land more than GATE_SIGMA standard deviations from what its own views give is
     held at the latter, and the joint step run again.
 
@@ -271,8 +272,9 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
     first = bundle_adjust([cameras[n] for n in names], board, obs, obj, fixed_camera=fixed)
     refine, warnings, result = list(refine), [], first
     while any(refine):
-        result = bundle_adjust(first.cameras, first.board, obs, obj, refine_intrinsics=refine,
-                               fixed_camera=fixed)
+        result, _ = adjust_lens_terms(first.cameras, first.board, obs, obj, refine=refine,
+                                      models=[intr[n].model for n in names],
+                                      fixed_camera=fixed)
         moved = [(i, z) for i, c in enumerate(result.cameras)
                  if refine[i] and (z := _drift(c, intr[c.name])) > GATE_SIGMA]
         if not moved:

@@ -31,13 +31,20 @@ from calibration.camera import Camera
 from calibration.detections import BoardDetections, Observations
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import ippe_poses
-from calibration.view_selection import coverage_grid, select_views
+from calibration.lens_model import (
+    MODEL_EXTRAS,
+    candidates,
+    information_gain,
+    model_constraints,
+    n_intrinsics,
+)
+from calibration.view_selection import coverage_grid, select_views, spans_plane
 
 FloatArray = NDArray[np.float64]
 
 MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to use
 MIN_VIEWS = 3
-MODEL_EXTRAS = ("tangential", "aspect", "k3")   # beyond square pixels, k1 and k2: on demand
+REJECTION_MODEL = frozenset({"k2"})          # fitted while outliers are dropped
 _FOCAL_SCAN = np.geomspace(0.2, 8.0, 25)     # focal candidates, in image widths
 _NO_DISTORTION = np.zeros(5)
 _SCAN_VIEWS = 15                             # views (most corners) scored per candidate
@@ -69,8 +76,8 @@ class IntrinsicsResult:
         rejected: (R,) frame indices of views dropped as outliers.
         std: (9,) standard deviations of fx, fy, cx, cy, k1, k2, p1, p2, k3 from the views
             (NaN where unknown: given intrinsics; for fisheye, of FISHEYE_PARAMS).
-        model: which of MODEL_EXTRAS the views supported (all of them for given intrinsics;
-            the joint adjustment frees them all).
+        model: which of ``lens_model.MODEL_EXTRAS`` the views pin (all of them for given
+            intrinsics); the joint adjustment starts from it.
     """
 
     camera: Camera
@@ -102,7 +109,7 @@ def calibrate_intrinsics(det: BoardDetections, board: PlanarBoard, *,
         SolverError: the solution is implausible; the message says what to film.
     """
     obj = np.asarray(board.object_points, dtype=float)
-    usable = det.n_corners >= MIN_VIEW_CORNERS
+    usable = (det.n_corners >= MIN_VIEW_CORNERS) & spans_plane(det.xy, obj)
     if usable.sum() < MIN_VIEWS:
         raise BoardNotFoundError(det.camera, int(usable.sum()), det.n_frames,
                                  f"intrinsics need at least {MIN_VIEWS} views with "
@@ -193,16 +200,16 @@ def _fit_with_rejection(det: BoardDetections, obj: FloatArray, prior: Camera,
                         chosen: NDArray[np.int64]) -> tuple[Camera, NDArray[np.int64],
                                                             FloatArray, NDArray[np.int64],
                                                             FloatArray, frozenset[str]]:
-    """Calibrate on ``chosen`` views with the plainest model (square pixels, k1 and k2 only);
-    drop outlier corners and views; refit (up to 4 rounds); then let the views ask for more
-    (see :func:`_richer_model`).
+    """Calibrate on ``chosen`` views with square pixels, k1 and k2 (REJECTION_MODEL); drop
+    outlier corners and views; refit (up to 4 rounds); then, from 10 views on, keep the terms
+    the views pin (see :func:`_select_model`).
 
     Returns:
         camera, views kept (indices into det.frames), their RMS, views rejected, (9,) standard
         deviations of the intrinsics, the model's extras.
     """
     xy = det.xy.copy()
-    views, rejected, model = chosen.copy(), [], frozenset[str]()
+    views, rejected, model = chosen.copy(), [], REJECTION_MODEL
     camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, prior, model)
     for _ in range(4):
         scale = 1.4826 * float(np.nanmedian(residual))
@@ -219,26 +226,38 @@ def _fit_with_rejection(det: BoardDetections, obj: FloatArray, prior: Camera,
         views = views[keep]
         camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, camera, model)
     if not camera.fisheye and views.size >= 10:
-        camera, residual, std, model = _richer_model(det, obj, xy, views, camera, residual, std)
+        camera, residual, std, model = _select_model(det, obj, xy, views, camera)
     per_view = np.sqrt(np.nanmean(residual**2, axis=1))
     return camera, views, per_view, np.asarray(rejected, np.int64), std, model
 
 
-def _richer_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
-                  views: NDArray[np.int64], camera: Camera, residual: FloatArray,
-                  std: FloatArray) -> tuple[Camera, FloatArray, FloatArray, frozenset[str]]:
-    """Add tangential distortion, a free aspect ratio, then k3, each kept only where it lowers
-    the RMS by 5 % and stays plausible: freedom the views barely support only trades against
-    the rest (tangential distortion against the principal point, k3 against k1 and k2)."""
+def _select_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
+                  views: NDArray[np.int64], start: Camera
+                  ) -> tuple[Camera, FloatArray, FloatArray, frozenset[str]]:
+    """Forward selection of MODEL_EXTRAS from the plainest model (square pixels, k1), fitted
+    from ``start``: each round fits every extra not yet in the model and keeps the one whose
+    ``lens_model.information_gain`` is largest, if positive with the Bayesian penalty (ln of
+    the residual coordinates, ~9: one camera's views alone must pin the term clearly) and the
+    result stays plausible.
+    A term the views cannot pin lowers the error no more than noise would and is left out: it
+    would only trade against the focal length and the principal point."""
     model: frozenset[str] = frozenset()
-    for extra in MODEL_EXTRAS:
-        trial = model | {extra}
-        richer, residual2, std2 = _fit(det.camera, det.image_size, obj, xy, views, camera,
-                                       trial)
-        if (np.nanmean(residual2**2) < 0.95**2 * np.nanmean(residual**2)
-                and not intrinsics_problems(richer, radius=data_radius(det, richer))):
-            camera, residual, std, model = richer, residual2, std2, trial
-    return camera, residual, std, model
+    camera, residual, std = _fit(det.camera, det.image_size, obj, xy, views, start, model)
+    dof_base = 2 * int(np.isfinite(residual).sum()) - 6 * views.size
+    while True:
+        best = None
+        for extra in candidates(model):
+            trial = model | {extra}
+            fit = _fit(det.camera, det.image_size, obj, xy, views, camera, trial)
+            rss, rss_trial = np.nansum(residual**2), np.nansum(fit[1] ** 2)
+            variance = rss_trial / max(dof_base - n_intrinsics(trial), 1)
+            gain = information_gain(rss, rss_trial, variance, extra, np.log(dof_base))
+            if gain > 0 and (best is None or gain > best[0]) and not intrinsics_problems(
+                    fit[0], radius=data_radius(det, fit[0])):
+                best = (gain, trial, fit)
+        if best is None:
+            return camera, residual, std, model
+        _, model, (camera, residual, std) = best
 
 
 def _fit(name: str, size: tuple[int, int], obj: FloatArray, xy: FloatArray,
@@ -276,11 +295,9 @@ def _model_camera(start: Camera, model: frozenset[str]
     if start.fisheye:
         return start.replace(R=np.eye(3), t=np.zeros(3)), (), False
     K, dist = start.K.copy(), start.dist.copy()
-    square = "aspect" not in model
+    fixed, square = model_constraints(model)
     if square:
         K[0, 0] = K[1, 1] = np.sqrt(K[0, 0] * K[1, 1])
-    fixed = (("p1", "p2") if "tangential" not in model else ()) + (
-        ("k3",) if "k3" not in model else ())
     dist[[PINHOLE_PARAMS.index(n) - 4 for n in fixed]] = 0.0
     return start.replace(K=K, dist=dist, R=np.eye(3), t=np.zeros(3)), fixed, square
 

@@ -82,3 +82,15 @@ def _tilt_bins(det: BoardDetections, obj: FloatArray, camera: Camera) -> NDArray
     direction = ((np.arctan2(normals[:, 1], normals[:, 0]) + np.pi / 4) // (np.pi / 2)) % 4
     level = np.digitize(tilt, [15.0, 30.0, 45.0])                            # 0..3
     return np.where(level == 0, 0, 1 + 4 * (level - 1) + direction).astype(np.int64)
+
+
+def spans_plane(xy: FloatArray, obj: FloatArray) -> NDArray[np.bool_]:
+    """(N,) True for views whose seen corners (xy (N, K, 2), NaN where unseen) do not all lie
+    on one line of the board: a row or column alone fixes no board pose."""
+    seen = np.isfinite(xy[..., 0])                                           # (N, K)
+    n = np.maximum(seen.sum(1), 1)[:, None, None]
+    p = np.where(seen[..., None], obj[None, :, :2], 0.0)                     # (N, K, 2)
+    mean = p.sum(1, keepdims=True) / n
+    d = np.where(seen[..., None], p - mean, 0.0)
+    cov = np.einsum("nki,nkj->nij", d, d) / n                                # (N, 2, 2)
+    return np.linalg.det(cov) > 1e-6 * np.trace(cov, axis1=1, axis2=2) ** 2

@@ -216,16 +216,19 @@ def observe_board(rig: CameraRig, board: GridBoard, R: FloatArray, t: FloatArray
 
 def simulate_board_session(rig: CameraRig, *, board: GridBoard | None = None,
                            n_frames: int = 300, n_floor_frames: int = 5, seed: int = 0,
-                           noise_px: float = 0.4, **observe_kwargs: float) -> BoardSession:
-    """A whole calibration session: the board waved through the volume of ``rig``, then laid on
-    the floor at the world origin (x along world x) for the last ``n_floor_frames`` frames.
+                           noise_px: float = 0.4, extent: Iterable[float] = (2.0, 2.0, 0.6),
+                           **observe_kwargs: float) -> BoardSession:
+    """A whole calibration session: the board waved through the volume of ``rig`` (its centre
+    within ``extent`` metres of (0, 0, 1.1) along x, y, z; see :func:`waved_board_poses`), then
+    laid on the floor at the world origin (x along world x) for the last ``n_floor_frames``
+    frames.
 
     Returns:
         BoardSession with the truth and the per-camera detections.
     """
     board = GridBoard() if board is None else board
     rng = np.random.default_rng(seed)
-    R, t = waved_board_poses(n_frames, rng, board_center=board.center)
+    R, t = waved_board_poses(n_frames, rng, extent=extent, board_center=board.center)
     Rf, tf = floor_board_poses(n_floor_frames)
     R, t = np.concatenate([R, Rf]), np.concatenate([t, tf])
     detections = observe_board(rig, board, R, t, rng, noise_px=noise_px, **observe_kwargs)
