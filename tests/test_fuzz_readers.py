@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from calibration.board import load_board
 from calibration.errors import CalibrationError
-from calibration.importers import read_caliscope, read_qualisys
+from calibration.importers import read_caliscope, read_freemocap, read_qualisys
 from calibration.io import read_calibration, read_intrinsics
 from calibration.sync import read_timestamps
 from mocap.errors import MocapError
@@ -198,6 +198,25 @@ def test_caliscope_camera_array(tmp_path, table):
         cameras = table["cameras"].values()
         used = [c for c in cameras if not (isinstance(c, dict) and c.get("ignore") is True)]
         assert used and all(_valid_caliscope_camera(c) for c in used), table
+
+
+FREEMOCAP = {"metadata": {"charuco_square_size": 39.0,
+                          "charuco_board_object": "CharucoBoardDefinition(5x3)"}}
+FREEMOCAP.update({cam: dict(table, translation=[1000 * v for v in table["translation"]])
+                  for cam, table in POSE2SIM.items() if "translation" in table})
+
+
+@EXAMPLES
+@given(table=edited(FREEMOCAP))
+def test_freemocap_toml(tmp_path, table):
+    """FreeMoCap's TOML: our camera layout, translations in the unit of the board's squares."""
+    _write_toml(table, tmp_path / "recording_camera_calibration.toml")
+    rig = _attempt(read_freemocap, tmp_path / "recording_camera_calibration.toml")
+    if rig is not None:
+        cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
+        assert cameras and all(_valid_camera(c) for c in cameras), table
+        square = table["metadata"]["charuco_square_size"]
+        assert _real(square) and square > 0
 
 
 BOARD = {"type": "charuco", "squares": [5, 7], "square_size": 0.04, "marker_size": 0.03,

@@ -4,10 +4,13 @@ fix, and the earlier outputs stay byte-for-byte as they were."""
 from __future__ import annotations
 
 import shutil
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 
 from mocap.cli import main
 from mocap.synthetic.sample_session import make_sample_session
@@ -91,3 +94,53 @@ def test_board_footage_of_one_camera_keeps_a_good_calibration(tmp_path, capsys):
     (output / "calibration_report" / "calibration_report.txt").write_text("4 cameras\n")
     _refused(capsys, ["calibrate", str(session), "-q"], "a rig needs 2 or more cameras, board "
              "footage was given for 1 (cam_1)", output)
+
+
+def _set(key: str, value: object, index: tuple[int, ...] = ()) -> Callable[[dict], None]:
+    """An edit of one camera table: ``table[key][index] = value`` (the whole value if no
+    index)."""
+    def edit(table: dict) -> None:
+        if not index:
+            table[key] = value
+            return
+        target = table[key]
+        for i in index[:-1]:
+            target = target[i]
+        target[index[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_set("rotation", [True, False, True]),
+     "'rotation' must be 3 finite numbers, got [True, False, True]"),
+    (_set("matrix", False, (1, 2)), "'matrix' must be 3x3 finite numbers"),
+])
+def test_booleans_in_a_calibration_file_are_not_numbers(good_run, tmp_path, edit, message,
+                                                         capsys):
+    """Read as 1 and 0 these gave 309 mm and 486 mm joint errors with exit 0."""
+    session = tmp_path / "s"
+    shutil.copytree(good_run, session)
+    path = session / "calibration" / "calibration.toml"
+    table = tomllib.loads(path.read_text())
+    edit(table["cam_2"])
+    path.write_text(tomli_w.dumps(table))
+    _refused(capsys, ["run", str(session), "-q"], message, session / "output")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_set("matrix", 0.0, (0, 0)), "positive focal lengths"),
+    (_set("size", [0, 720]), "'size' must be [width, height] in whole pixels > 0"),
+    (_set("rotation_count", "x"), "'rotation_count' must be a whole number"),
+    (_set("matrix", "903", (1, 1)), "'matrix' must be 3x3 finite numbers"),
+])
+def test_a_bad_caliscope_file_is_refused(good_run, shared_data, tmp_path, edit, message,
+                                         capsys):
+    """A zero focal length in caliscope's file gave a 196 mm error with exit 0; a text field
+    gave a traceback."""
+    table = tomllib.loads((shared_data / "caliscope_charuco_4cam" / "camera_array.toml")
+                          .read_text())
+    edit(table["cameras"]["0"])
+    path = tmp_path / "camera_array.toml"
+    path.write_text(tomli_w.dumps(table))
+    _refused(capsys, ["run", str(good_run), "-q", "--calibration", str(path)], message,
+             good_run / "output")
