@@ -192,7 +192,7 @@ def test_double_sided_board_gets_a_mirrored_back_print(tmp_path):
 
 
 def test_png_chunks_have_valid_crcs(tmp_path):
-    files = write_printable(Board.checkerboard((4, 4), 0.02), tmp_path, dpi=50)
+    files = write_printable(Board.checkerboard((4, 4), 0.02), tmp_path, dpi=72)
     data = Path(files["png"]).read_bytes()
     pos, kinds = 8, []
     while pos < len(data):
