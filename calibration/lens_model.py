@@ -104,7 +104,7 @@ def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[
                        extra: str) -> list[int]:
     """The offered cameras whose squared errors, over the observations both adjustments kept,
     drop by more than the information criterion asks (variance: the richer fit's, all
-    cameras)."""
+    cameras), and whose lens with the term still does not fold back inside the image."""
     both = before.inliers & after.inliers
     sq_before, sq_after = before.residuals**2, after.residuals**2
     dof = 2 * int(both.sum()) - 6 * after.board.frames.size - 15 * len(after.cameras)
@@ -114,6 +114,6 @@ def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[
         mine = both & (before.camera == i)
         gain = information_gain(float(sq_before[mine].sum()), float(sq_after[mine].sum()),
                                 variance, extra)
-        if gain > 0:
+        if gain > 0 and after.cameras[i].fold_in_image() is None:
             kept.append(i)
     return kept

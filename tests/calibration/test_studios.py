@@ -64,6 +64,7 @@ def test_poses_focal_lengths_and_world_frame_meet_the_goals(layout, seed):
     up = rig[0].R[:, 2] @ truth[0].R[:, 2]             # world Z seen from camera 0
     assert np.degrees(np.arccos(min(up, 1.0))) < 0.2
     assert np.abs(rig.centers[:, 2] - truth.centers[:, 2]).max() < 0.005
+    assert all(cam.fold_in_image() is None for cam in rig)   # a readable calibration.toml
 
 
 @pytest.mark.parametrize(("layout", "seed"), [
