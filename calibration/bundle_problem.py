@@ -19,18 +19,17 @@ from scipy.optimize import least_squares
 from scipy.sparse import csr_matrix
 
 from calibration.block_lm import solve_block_lm
-from calibration.camera import Camera, rodrigues_to_matrix
+from calibration.camera import Camera
 from calibration.detections import Observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.projection_jacobian import (
     distort_with_jacobian,
     intrinsics_jacobian,
-    left_jacobian,
     point_jacobian,
     pose_pair_jacobian,
-    rvecs_from_matrices,
 )
+from calibration.rotations import left_jacobian, matrix_to_rodrigues, rodrigues_to_matrix
 
 FloatArray = NDArray[np.float64]
 
@@ -71,7 +70,7 @@ class BundleProblem:
         self.fisheye = np.array([c.fisheye for c in cameras])
         self.skew = np.array([c.K[0, 1] for c in cameras])                          # (C,) held
         cam_pose = np.array([np.r_[c.rvec, c.t] for c in cameras])                 # (C, 6)
-        board_pose = np.hstack([rvecs_from_matrices(board.R), board.t])                           # (F, 6)
+        board_pose = np.hstack([matrix_to_rodrigues(board.R), board.t])                           # (F, 6)
         intr = np.array([_intrinsics_vector(c) for c in cameras])                   # (C, 9)
         self.full = np.concatenate([cam_pose.ravel(), board_pose.ravel(), intr.ravel()])
         self.free = _free_mask(n_cam, n_frame, self.fisheye, refine, fixed_names, fixed_camera,

@@ -10,12 +10,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from calibration import distortion
 from calibration.errors import CalibrationError
+from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix
 
 FloatArray = NDArray[np.float64]
 
@@ -293,25 +293,3 @@ class CameraRig:
             tn = scale * c.t - Rn @ t
             cams.append(c.replace(R=Rn, t=tn))
         return CameraRig(tuple(cams), dict(self.extra))
-
-
-# --- rotations -------------------------------------------------------------------------------
-def rodrigues_to_matrix(rvec: FloatArray) -> FloatArray:
-    """(..., 3) Rodrigues vectors to (..., 3, 3) rotation matrices."""
-    r = np.asarray(rvec, dtype=float)
-    theta = np.linalg.norm(r, axis=-1)[..., None, None]                    # (..., 1, 1)
-    k = r / np.where(theta[..., 0] > 0, theta[..., 0], 1.0)                # (..., 3)
-    zero = np.zeros_like(k[..., 0])
-    kx = np.stack([np.stack([zero, -k[..., 2], k[..., 1]], -1),
-                   np.stack([k[..., 2], zero, -k[..., 0]], -1),
-                   np.stack([-k[..., 1], k[..., 0], zero], -1)], -2)       # (..., 3, 3)
-    small = theta < 1e-8
-    sin_t = np.where(small, theta, np.sin(theta))
-    one_minus_cos = np.where(small, theta**2 / 2, 1 - np.cos(theta))
-    return np.eye(3) + sin_t * kx + one_minus_cos * kx @ kx
-
-
-def matrix_to_rodrigues(R: FloatArray) -> FloatArray:
-    """(3, 3) rotation matrix to its (3,) Rodrigues vector (OpenCV's convention)."""
-    rvec, _ = cv2.Rodrigues(np.asarray(R, dtype=float))
-    return np.asarray(rvec, dtype=float).ravel()

@@ -1,7 +1,7 @@
 """Pinhole and fisheye projection pieces with their derivatives, batched over observations.
 
-Used by the bundle adjustment: rotation vectors and their left Jacobian, cross-product
-matrices, the OpenCV (k1, k2, p1, p2, k3) and fisheye (k1..k4) distortions with their
+Used by the bundle adjustment (rotations and their Jacobian are ``calibration.rotations``): the
+OpenCV (k1, k2, p1, p2, k3) and fisheye (k1..k4) distortions with their
 derivatives with respect to the ideal image point and to the coefficients, and from those the
 derivatives of a pixel with respect to its 3D point, the camera and board poses and the
 intrinsics.
@@ -13,45 +13,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
-
-
-def rvecs_from_matrices(R: FloatArray) -> FloatArray:
-    """(F, 3, 3) rotations to (F, 3) Rodrigues vectors (angle in [0, pi])."""
-    cos = np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
-    theta = np.arccos(cos)
-    axis = np.stack([R[:, 2, 1] - R[:, 1, 2], R[:, 0, 2] - R[:, 2, 0],
-                     R[:, 1, 0] - R[:, 0, 1]], -1)
-    sin = np.sin(theta)
-    small = sin < 1e-6
-    out = np.where(small[:, None], axis / 2, axis * (theta / np.where(small, 1, 2 * sin))[:, None])
-    near_pi = small & (cos < 0)
-    if near_pi.any():                      # axis from the symmetric part: R = 2 a a^T - I
-        S = (R[near_pi] + np.eye(3)) / 2
-        a = np.sqrt(np.clip(np.diagonal(S, axis1=1, axis2=2), 0, None))
-        j = np.argmax(a, axis=1)
-        col = S[np.arange(j.size), :, j] / a[np.arange(j.size), j][:, None]
-        out[near_pi] = col / np.linalg.norm(col, axis=1, keepdims=True) * np.pi
-    return out
-
-
-def skew(v: FloatArray) -> FloatArray:
-    """(M, 3) vectors to (M, 3, 3) cross-product matrices."""
-    out = np.zeros((*v.shape[:-1], 3, 3))
-    out[..., 0, 1], out[..., 0, 2] = -v[..., 2], v[..., 1]
-    out[..., 1, 0], out[..., 1, 2] = v[..., 2], -v[..., 0]
-    out[..., 2, 0], out[..., 2, 1] = -v[..., 1], v[..., 0]
-    return out
-
-
-def left_jacobian(r: FloatArray) -> FloatArray:
-    """(N, 3) Rodrigues vectors to (N, 3, 3) J with d(R(r) p)/dr = -[R(r) p]_x J."""
-    theta = np.linalg.norm(r, axis=-1)[:, None, None]
-    small = theta < 1e-6
-    t = np.where(small, 1.0, theta)
-    a = np.where(small, 0.5 - theta**2 / 24, (1 - np.cos(t)) / t**2)
-    b = np.where(small, 1.0 / 6 - theta**2 / 120, (t - np.sin(t)) / t**3)
-    S = skew(r)
-    return np.eye(3) + a * S + b * S @ S
 
 
 def distort_with_jacobian(xy: FloatArray, d: FloatArray, fisheye: NDArray[np.bool_],

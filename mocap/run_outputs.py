@@ -28,6 +28,7 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from mocap.errors import InputError
 
@@ -54,7 +55,7 @@ class RunOutputs:
         e.g. ``"calibration_report/*"``): earlier such files it does not write are removed."""
         self.owned += patterns
 
-    def __enter__(self) -> RunOutputs:
+    def __enter__(self) -> Self:
         self._new_folder = not self.folder.exists()
         self._lock = _locked(self.folder)
         try:

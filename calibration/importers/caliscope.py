@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationFileError
 from calibration.io import check_lens_folds, image_size, intrinsic_matrix, load_toml, numbers
+from calibration.rotations import rodrigues_to_matrix
 
 _PORT_KEYS = ("cam_id", "port")
 

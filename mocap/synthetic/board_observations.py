@@ -16,8 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import gaussian_filter1d
 
-from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig
 from calibration.detections import BoardDetections
+from calibration.rotations import rodrigues_to_matrix
 
 FloatArray = NDArray[np.float64]
 

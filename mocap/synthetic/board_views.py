@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from calibration.board import Board
 from calibration.camera import Camera, CameraRig
-from mocap.synthetic.rotations import rot_x, rot_y, rot_z
+from calibration.rotations import rot_x, rot_y, rot_z
 
 FloatArray = NDArray[np.float64]
 _BLACK, _WHITE, _PAPER_BACK = 35.0, 215.0, 170.0     # grey levels of the print and its back

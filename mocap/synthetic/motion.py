@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mocap.synthetic.rotations import rot_x, rot_y, rot_z
+from calibration.rotations import rot_x, rot_y, rot_z
 from rigs.motion import Motion3D
 from rigs.skeleton import Skeleton, get_skeleton
 

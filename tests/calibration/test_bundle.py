@@ -11,10 +11,11 @@ from scipy.optimize._numdiff import approx_derivative
 
 from calibration.bundle import bundle_adjust
 from calibration.bundle_problem import BundleProblem
-from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig
 from calibration.detections import Observations, observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
+from calibration.rotations import rodrigues_to_matrix
 from mocap.synthetic.board_observations import simulate_board_session
 from mocap.synthetic.studio import ring_rig
 

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.camera import Camera, CameraRig, matrix_to_rodrigues, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationError
+from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix
 from mocap.synthetic.studio import ring_rig
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.camera import CameraRig, rodrigues_to_matrix
+from calibration.camera import CameraRig
 from calibration.errors import CalibrationError
 from calibration.extrinsics import BoardPoses
 from calibration.io import read_calibration, write_calibration
+from calibration.rotations import rodrigues_to_matrix
 from calibration.world_frame import (
     align_world,
     find_floor_board,

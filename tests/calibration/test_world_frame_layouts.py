@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from calibration.calibrate import calibrate
-from calibration.camera import Camera, CameraRig, rodrigues_to_matrix
+from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationError
 from calibration.extrinsics import BoardPoses
+from calibration.rotations import rodrigues_to_matrix
 from calibration.world_frame import align_world, transform_board_poses, world_transform
 from mocap.synthetic.board_observations import GridBoard, floor_board_poses, simulate_board_session
 from mocap.synthetic.studio import look_at, studio_rig
