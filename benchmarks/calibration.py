@@ -49,6 +49,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.board import Board, board_from_caliscope
+from calibration.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from calibration.board_scan import detect_all
 from calibration.calibrate import calibrate
 from calibration.camera import Camera, CameraRig
@@ -60,7 +61,6 @@ from calibration.frame_shift import shifted_inputs
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, write_calibration, write_text_atomically
 from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
-from mocap.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from mocap.synthetic.board_views import render_session
 from mocap.synthetic.studio import ring_rig, studio_rig
 

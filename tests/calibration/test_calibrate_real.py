@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from calibration.board import Board, board_from_caliscope
+from calibration.board_metrics import board_geometry_rms_mm
 from calibration.board_scan import detect_all
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import Camera, CameraRig
@@ -22,7 +23,6 @@ from calibration.detection import find_board
 from calibration.detections import BoardDetections
 from calibration.intrinsics import calibrate_intrinsics
 from calibration.sync import read_timestamps, sync_by_index
-from mocap.board_metrics import board_geometry_rms_mm
 
 
 def detect_images(paths: list[Path], board: Board, camera: str) -> BoardDetections:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calibration.triangulation import triangulate_points
 from mocap.errors import TriangulationError
 from mocap.keypoints import Keypoints2D
 from mocap.synthetic.motion import synthetic_motion
 from mocap.synthetic.observe import DetectorErrors, observe
 from mocap.synthetic.studio import ring_rig
-from mocap.triangulation import (
-    TriangulationConfig,
-    reprojection_error,
-    triangulate,
-    triangulate_points,
-)
+from mocap.triangulation import TriangulationConfig, reprojection_error, triangulate
 from rigs.motion import MISSING, TRIANGULATED
 from rigs.skeleton import get_skeleton
 

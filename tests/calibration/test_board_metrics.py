@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from calibration.board import Board
+from calibration.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from calibration.detections import BoardDetections
 from calibration.sync import sync_by_index
-from mocap.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from mocap.synthetic.studio import ring_rig
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.camera import CameraRig
-from mocap.triangulation import triangulate_points
+from calibration.triangulation import triangulate_points
 
 FloatArray = NDArray[np.float64]
 
