@@ -27,14 +27,17 @@ from calibration.bundle_problem import (
     PINHOLE_PARAMS,
     TIE_WEIGHT,
     BundleProblem,
+    Observations,
+    observations,
+    seen_corners,
 )
 from calibration.camera import Camera
-from calibration.detections import Observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 
 __all__ = ["FISHEYE_PARAMS", "MIN_DEPTH", "PINHOLE_PARAMS", "TIE_WEIGHT", "BundleResult",
-           "bundle_adjust", "projection_jacobians"]
+           "Observations", "bundle_adjust", "observations", "projection_jacobians",
+           "seen_corners"]
 
 FloatArray = NDArray[np.float64]
 

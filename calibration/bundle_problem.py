@@ -1,5 +1,6 @@
-"""One bundle adjustment problem: parameter packing, batched projection, analytic Jacobian, and
-its minimisation by the Schur-complement Levenberg-Marquardt or scipy's ``least_squares``.
+"""One bundle adjustment problem: the observed corners laid out flat (``Observations``),
+parameter packing, batched projection, analytic Jacobian, and its minimisation by the
+Schur-complement Levenberg-Marquardt or scipy's ``least_squares``.
 
 The parameters are every camera's pose (Rodrigues rvec, t; world to camera), every frame's board
 pose (rvec, t; board to world) and per camera its intrinsics (fx, fy, cx, cy and five OpenCV or
@@ -10,6 +11,7 @@ K[0, 1] is carried as given, never a parameter. ``calibration.bundle`` drives it
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -20,7 +22,7 @@ from scipy.sparse import csr_matrix
 
 from calibration.block_lm import solve_block_lm
 from calibration.camera import Camera
-from calibration.detections import Observations
+from calibration.detections import BoardDetections
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.projection_jacobian import (
@@ -40,6 +42,47 @@ _OBS_COLS = 6 + 6 + _N_INTR            # parameters one observation depends on
 _CAMERA_COLS = np.r_[0:6, 12:_OBS_COLS]  # camera pose and intrinsics among those
 TIE_WEIGHT = 100.0                       # cost of fx - fy per pixel, for square pixels
 MIN_DEPTH = 1e-6                         # metres: a corner nearer (or behind) is not seen
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Every observed corner, flat: M observations.
+
+    Attributes:
+        camera: (M,) camera index.
+        frame: (M,) index into the board poses (not the frame number).
+        corner: (M,) corner id (row of the board's object points).
+        xy: (M, 2) observed pixels.
+    """
+
+    camera: NDArray[np.int64]
+    frame: NDArray[np.int64]
+    corner: NDArray[np.int64]
+    xy: NDArray[np.float64]
+
+    def select(self, keep: NDArray[np.bool_]) -> Observations:
+        return Observations(self.camera[keep], self.frame[keep], self.corner[keep], self.xy[keep])
+
+
+def seen_corners(det: BoardDetections, frames: NDArray[np.int64]
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(view, corner) indices (M,) of the corners ``det`` saw in ``frames``, in the order
+    :func:`observations` lays them out."""
+    view, corner = np.nonzero(np.isfinite(det.xy[..., 0]) & np.isin(det.frames, frames)[:, None])
+    return view, corner
+
+
+def observations(detections: Sequence[BoardDetections], frames: NDArray[np.int64]
+                 ) -> Observations:
+    """Flatten the seen corners of C cameras' detections whose frame is in ``frames`` (F,)."""
+    parts = []
+    for c, det in enumerate(detections):
+        view, corner = seen_corners(det, frames)
+        frame = np.searchsorted(frames, det.frames[view])
+        parts.append((np.full(view.size, c), frame, corner, det.xy[view, corner]))
+    cam, frame, corner, xy = (np.concatenate(p) for p in zip(*parts))
+    return Observations(cam.astype(np.int64), frame.astype(np.int64), corner.astype(np.int64),
+                        xy.reshape(-1, 2))
 
 
 class SolverRun(NamedTuple):

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import BundleResult, bundle_adjust
+from calibration.bundle import BundleResult, bundle_adjust, observations
 from calibration.camera import Camera, CameraRig
 from calibration.checks import check_result, given_intrinsics, input_warnings
-from calibration.detections import BoardDetections, observations
+from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
 from calibration.extrinsics import (
     MIN_POSE_CORNERS,

@@ -1,9 +1,9 @@
-"""Board corners as the solvers take them: per camera, frame by frame (``BoardDetections``,
-fixed-size and NaN-padded), and flat over cameras (``Observations``, one row per seen corner)."""
+"""Board corners per camera, frame by frame (``BoardDetections``, fixed-size and NaN-padded), as
+detection gives them and the solvers take them (flattened for the bundle adjustment by
+``calibration.bundle.observations``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,44 +56,3 @@ class BoardDetections:
         """Only the frames where ``keep`` (N,) is True."""
         return BoardDetections(self.camera, self.image_size, self.frames[keep], self.xy[keep],
                                self.n_frames, self.mirrored[keep])
-
-
-@dataclass(frozen=True)
-class Observations:
-    """Every observed corner, flat: M observations.
-
-    Attributes:
-        camera: (M,) camera index.
-        frame: (M,) index into the board poses (not the frame number).
-        corner: (M,) corner id (row of the board's object points).
-        xy: (M, 2) observed pixels.
-    """
-
-    camera: NDArray[np.int64]
-    frame: NDArray[np.int64]
-    corner: NDArray[np.int64]
-    xy: NDArray[np.float64]
-
-    def select(self, keep: NDArray[np.bool_]) -> Observations:
-        return Observations(self.camera[keep], self.frame[keep], self.corner[keep], self.xy[keep])
-
-
-def seen_corners(det: BoardDetections, frames: NDArray[np.int64]
-                 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(view, corner) indices (M,) of the corners ``det`` saw in ``frames``, in the order
-    :func:`observations` lays them out."""
-    view, corner = np.nonzero(np.isfinite(det.xy[..., 0]) & np.isin(det.frames, frames)[:, None])
-    return view, corner
-
-
-def observations(detections: Sequence[BoardDetections], frames: NDArray[np.int64]
-                 ) -> Observations:
-    """Flatten the seen corners of C cameras' detections whose frame is in ``frames`` (F,)."""
-    parts = []
-    for c, det in enumerate(detections):
-        view, corner = seen_corners(det, frames)
-        frame = np.searchsorted(frames, det.frames[view])
-        parts.append((np.full(view.size, c), frame, corner, det.xy[view, corner]))
-    cam, frame, corner, xy = (np.concatenate(p) for p in zip(*parts))
-    return Observations(cam.astype(np.int64), frame.astype(np.int64), corner.astype(np.int64),
-                        xy.reshape(-1, 2))

@@ -24,11 +24,12 @@ from calibration.bundle import (
     PINHOLE_PARAMS,
     TIE_WEIGHT,
     BundleResult,
+    Observations,
     bundle_adjust,
     projection_jacobians,
 )
 from calibration.camera import Camera
-from calibration.detections import BoardDetections, Observations
+from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import ippe_poses
 from calibration.lens_model import (

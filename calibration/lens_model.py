@@ -27,9 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.bundle import BundleResult, bundle_adjust
+from calibration.bundle import BundleResult, Observations, bundle_adjust
 from calibration.camera import Camera
-from calibration.detections import Observations
 from calibration.extrinsics import BoardPoses
 
 FloatArray = NDArray[np.float64]

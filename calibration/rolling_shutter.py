@@ -31,8 +31,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import lsq_linear
 
-from calibration.bundle import BundleResult, bundle_adjust, projection_jacobians
-from calibration.detections import BoardDetections, Observations, observations, seen_corners
+from calibration.bundle import (
+    BundleResult,
+    Observations,
+    bundle_adjust,
+    observations,
+    projection_jacobians,
+    seen_corners,
+)
+from calibration.detections import BoardDetections
 from calibration.sync import SyncTable, frame_period
 
 FloatArray = NDArray[np.float64]

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from scipy.optimize._numdiff import approx_derivative
 
-from calibration.bundle import bundle_adjust
+from calibration.bundle import Observations, bundle_adjust, observations
 from calibration.bundle_problem import BundleProblem
 from calibration.camera import Camera, CameraRig
-from calibration.detections import Observations, observations
 from calibration.errors import SolverError
 from calibration.extrinsics import BoardPoses
 from calibration.rotations import rodrigues_to_matrix
