@@ -33,8 +33,6 @@ Frames of different cameras are matched by frame index (aniposelib's rule).
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import sys
 import time
 import traceback
@@ -44,6 +42,7 @@ import cv2
 import numpy as np
 from aniposelib.boards import CharucoBoard
 from aniposelib.cameras import CameraGroup
+from peer_job import serve  # beside this script (run as one: its folder is on sys.path)
 
 
 def make_board(spec: dict) -> CharucoBoard:
@@ -115,25 +114,9 @@ def run(job: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    with open(argv[1], encoding="utf-8") as f:
-        job = json.load(f)
-    try:
-        result = run(job)
-    except Exception as e:  # noqa: BLE001 - a failed detection or setup is the result
-        traceback.print_exc()
-        result = {"ok": False, "error": f"{type(e).__name__}: {' '.join(str(e).split())}",
-                  "cameras": {}}
-    result["versions"] = {"aniposelib": getattr(aniposelib, "__version__", "?"),
-                          "numpy": np.__version__, "opencv": cv2.__version__,
-                          "python": sys.version.split()[0]}
-    tmp = argv[2] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, argv[2])
-    return 0
+    return serve(argv, __doc__ or "", run,
+                 lambda: {"aniposelib": getattr(aniposelib, "__version__", "?"),
+                          "numpy": np.__version__, "opencv": cv2.__version__})
 
 
 if __name__ == "__main__":

@@ -37,10 +37,7 @@ projection matrices use them).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
-import json
-import os
 import sys
 import time
 import traceback
@@ -56,6 +53,7 @@ from caliscope.api import (
     extract_image_points_multicam,
 )
 from caliscope.recording.synchronized_timestamps import SynchronizedTimestamps
+from peer_job import serve  # beside this script (run as one: its folder is on sys.path)
 
 MIN_CORNERS = 6         # frames counted as "with the board": the fewest corners ours keeps
 
@@ -151,26 +149,9 @@ def run(job: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    with open(argv[1], encoding="utf-8") as f:
-        job = json.load(f)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run(job)
-    except Exception as e:  # noqa: BLE001 - a failed detection or setup is the result
-        traceback.print_exc()
-        result = {"ok": False, "error": f"{type(e).__name__}: {' '.join(str(e).split())}",
-                  "cameras": {}}
-    result["versions"] = {"caliscope": importlib.metadata.version("caliscope"),
-                          "numpy": np.__version__, "opencv": cv2.__version__,
-                          "python": sys.version.split()[0]}
-    tmp = argv[2] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, argv[2])
-    return 0
+    return serve(argv, __doc__ or "", run,
+                 lambda: {"caliscope": importlib.metadata.version("caliscope"),
+                          "numpy": np.__version__, "opencv": cv2.__version__})
 
 
 if __name__ == "__main__":

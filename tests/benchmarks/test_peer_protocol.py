@@ -39,17 +39,23 @@ def rig() -> CameraRig:
     return ring_rig(4, size=(1280, 720), radius=3.0, height=2.0, seed=3)
 
 
-@pytest.mark.parametrize("peer", ["aniposelib", "caliscope"])
-def test_peer_script_imports_only_its_package_numpy_cv2_and_stdlib(peer):
-    """A peer script runs with its own env's python: nothing of ours, nothing else installed."""
-    tree = ast.parse((BENCH_DIR / "peers" / f"{peer}_calibrate.py").read_text())
+def _imported(script: str) -> set[str]:
+    tree = ast.parse((BENCH_DIR / "peers" / script).read_text())
     roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
              for alias in node.names}
-    roots |= {node.module.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module}
-    allowed = {peer, "numpy", "cv2", "__future__"} | set(sys.stdlib_module_names)
-    assert roots - allowed == set()
-    assert {peer, "numpy", "cv2"} <= roots
+    return roots | {node.module.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module}
+
+
+@pytest.mark.parametrize("peer", ["aniposelib", "caliscope"])
+def test_peer_script_imports_only_its_package_numpy_cv2_and_stdlib(peer):
+    """A peer script runs with its own env's python: nothing of ours but the stdlib-only job
+    glue beside it, nothing else installed."""
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    roots = _imported(f"{peer}_calibrate.py")
+    assert roots - ({peer, "numpy", "cv2", "peer_job"} | stdlib) == set()
+    assert {peer, "numpy", "cv2", "peer_job"} <= roots
+    assert _imported("peer_job.py") <= stdlib
 
 
 def test_result_cameras_through_json_give_back_the_same_projections(bench, rig):
@@ -170,6 +176,7 @@ def run_caliscope_peer(monkeypatch, modules, job: dict, tmp_path: Path) -> dict:
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.11.8 (stand-in)")
+    monkeypatch.syspath_prepend(str(BENCH_DIR / "peers"))      # as when run as a script
     spec = importlib.util.spec_from_file_location("caliscope_peer",
                                                   BENCH_DIR / "peers" / "caliscope_calibrate.py")
     peer = importlib.util.module_from_spec(spec)
