@@ -119,29 +119,38 @@ POSE2SIM = tomllib.loads((DATA / "pose2sim_demo" / "calibration"
                           / "Calib_qualisys_pose2sim_format.toml").read_text())
 
 
-@EXAMPLES
-@given(table=edited(POSE2SIM))
-def test_calibration_toml(tmp_path, table):
-    _write_toml(table, tmp_path / "calibration.toml")
-    rig = _attempt(read_calibration, tmp_path / "calibration.toml")
-    if rig is not None:
-        cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
-        assert cameras and all(_valid_camera(c) for c in cameras), table
-
-
 INTRINSICS = {k: {key: v for key, v in cam.items() if key not in ("rotation", "translation")}
               for k, cam in POSE2SIM.items()}
+FREEMOCAP = {"metadata": {"charuco_square_size": 39.0,
+                          "charuco_board_object": "CharucoBoardDefinition(5x3)"}}
+FREEMOCAP.update({cam: dict(table, translation=[1000 * v for v in table["translation"]])
+                  for cam, table in POSE2SIM.items() if "translation" in table})
+
+# readers of our camera-table layout: (reader, valid file, its name, what a table may omit)
+CAMERA_TABLE_READERS = {
+    "calibration.toml": (read_calibration, POSE2SIM, {}),
+    "intrinsics.toml": (read_intrinsics, INTRINSICS, {"rotation": [0.0] * 3,
+                                                      "translation": [0.0] * 3}),
+    "freemocap.toml": (read_freemocap, FREEMOCAP, {}),
+}
 
 
+@pytest.mark.parametrize("name", list(CAMERA_TABLE_READERS))
 @EXAMPLES
-@given(table=edited(INTRINSICS))
-def test_intrinsics_toml(tmp_path, table):
-    _write_toml(table, tmp_path / "intrinsics.toml")
-    rig = _attempt(read_intrinsics, tmp_path / "intrinsics.toml")
+@given(data=st.data())
+def test_camera_table_files(tmp_path, name, data):
+    """Our calibration TOML, intrinsics.toml and FreeMoCap's TOML (translations in the unit of
+    its board's squares, which must then be a positive number)."""
+    read, valid, optional = CAMERA_TABLE_READERS[name]
+    table = data.draw(edited(valid))
+    _write_toml(table, tmp_path / name)
+    rig = _attempt(read, tmp_path / name)
     if rig is not None:
         cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
-        assert cameras and all(_valid_camera({"rotation": [0.0] * 3, "translation": [0.0] * 3,
-                                              **c}) for c in cameras), table
+        assert cameras and all(_valid_camera({**optional, **c}) for c in cameras), table
+        if read is read_freemocap:
+            square = table["metadata"]["charuco_square_size"]
+            assert _real(square) and square > 0
 
 
 QCA = (DATA / "pose2sim_demo" / "calibration" / "Calib.qca.txt").read_text()
@@ -198,25 +207,6 @@ def test_caliscope_camera_array(tmp_path, table):
         cameras = table["cameras"].values()
         used = [c for c in cameras if not (isinstance(c, dict) and c.get("ignore") is True)]
         assert used and all(_valid_caliscope_camera(c) for c in used), table
-
-
-FREEMOCAP = {"metadata": {"charuco_square_size": 39.0,
-                          "charuco_board_object": "CharucoBoardDefinition(5x3)"}}
-FREEMOCAP.update({cam: dict(table, translation=[1000 * v for v in table["translation"]])
-                  for cam, table in POSE2SIM.items() if "translation" in table})
-
-
-@EXAMPLES
-@given(table=edited(FREEMOCAP))
-def test_freemocap_toml(tmp_path, table):
-    """FreeMoCap's TOML: our camera layout, translations in the unit of the board's squares."""
-    _write_toml(table, tmp_path / "recording_camera_calibration.toml")
-    rig = _attempt(read_freemocap, tmp_path / "recording_camera_calibration.toml")
-    if rig is not None:
-        cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
-        assert cameras and all(_valid_camera(c) for c in cameras), table
-        square = table["metadata"]["charuco_square_size"]
-        assert _real(square) and square > 0
 
 
 BOARD = {"type": "charuco", "squares": [5, 7], "square_size": 0.04, "marker_size": 0.03,
