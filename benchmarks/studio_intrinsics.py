@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import CameraRig
 from calibration.compare import compare_rigs
+from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from mocap.synthetic.board_observations import (
     GridBoard,
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
                                                 extent=args.extent)
             start = time.perf_counter()
             given = {c.name: c for c in truth} if args.given else None
-            result = calibrate(detections, BOARD, intrinsics=given, max_views=args.max_views)
+            result = calibrate(detections, BOARD, CalibrationConfig(max_views=args.max_views),
+                               intrinsics=given)
             seconds = time.perf_counter() - start
             e = studio_errors(result.rig, truth)
             print(f"| {layout} | {seed} | {e.focal_pct:.3f} | {e.rotation_deg:.3f} | "

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from calibration.bundle import BundleResult, bundle_adjust, observations
 from calibration.camera import Camera, CameraRig
 from calibration.checks import check_result, given_intrinsics, input_warnings
+from calibration.config import DEFAULT_CONFIG, CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, SolverError
 from calibration.extrinsics import (
@@ -48,8 +49,6 @@ from calibration.sync import SyncTable, sync_by_timestamps
 from calibration.world_frame import transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
-MIN_VIEWS = 3
-GATE_SIGMA = 5.0        # joint intrinsics farther than this from the camera's own are refused
 
 
 @dataclass(frozen=True)
@@ -75,53 +74,48 @@ class CalibrationResult:
     detections: dict[str, BoardDetections] = field(default_factory=dict)
 
 
-def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
+def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard,
+              config: CalibrationConfig = DEFAULT_CONFIG, *,
               intrinsics: Mapping[str, Camera] | None = None,
-              refine_intrinsics: bool | str = "auto", world_frame: int | str | None = "auto",
-              fisheye: bool = False, frame_times: Mapping[str, FloatArray] | None = None,
-              sync: SyncTable | None = None, max_views: int = 40) -> CalibrationResult:
+              frame_times: Mapping[str, FloatArray] | None = None,
+              sync: SyncTable | None = None) -> CalibrationResult:
     """Calibrate a rig from board corners seen by its cameras.
 
     Args:
         detections: per camera name (rig order), its BoardDetections; ``frames`` are frame
             indices synchronized across cameras unless ``frame_times`` or ``sync`` say otherwise.
         board: ``object_points`` (K, 3) metres, z = 0 (``calibration.board.Board``).
+        config: the solver's settings (whether to refine intrinsics, the world frame, fisheye
+            lenses, thresholds).
         intrinsics: known intrinsics per camera name (any subset), kept exactly as given unless
-            ``refine_intrinsics`` is True (the report's ``intrinsics`` then says "refined").
-        refine_intrinsics: "auto" refines the cameras whose intrinsics were solved here; True
-            all (given ones too); False none.
-        world_frame: "auto" (a board lying on the floor, else the cameras' up), a frame index
-            where the board lies on the floor, or None (the best-linked camera's frame).
-        fisheye: solve intrinsics with OpenCV's fisheye model.
+            ``config.refine_intrinsics`` is True (the report's ``intrinsics`` then says
+            "refined").
         frame_times: per camera, (n_frames,) capture times in seconds of each of its frames;
             frames are then matched by time (``calibration.sync.sync_by_timestamps``).
         sync: a ``calibration.sync.SyncTable`` matching the cameras' frames (instead of times).
-        max_views: views per camera for the single-camera intrinsics step.
     Returns:
         CalibrationResult.
     Raises:
-        BoardNotFoundError: a camera saw the board in fewer than MIN_VIEWS usable frames.
+        BoardNotFoundError: a camera saw the board in fewer than ``config.min_views`` usable
+            frames.
         CalibrationError: given intrinsics cannot be the camera's (another image size,
-            implausible, or fitting its footage worse than GIVEN_MAX_RMS_PX).
+            implausible, or fitting its footage worse than ``config.given_max_rms_px``).
         CameraGraphError: the cameras fall into groups that never saw the board together.
         SolverError: a camera's intrinsics stay implausible after the joint adjustment.
     """
-    solve = partial(_calibrate, detections, board, intrinsics=intrinsics,
-                    refine_intrinsics=refine_intrinsics, world_frame=world_frame,
-                    fisheye=fisheye, max_views=max_views)
+    solve = partial(_calibrate, detections, board, config, intrinsics=intrinsics)
     result = solve(frame_times=frame_times, sync=sync)
     if sync is not None:                           # the caller's synchronisation stands
         return result
     return search_frame_shifts(
         lambda times, table: solve(frame_times=times, sync=table, previous=result),
-        result, detections, frame_times)
+        result, detections, frame_times, config)
 
 
-def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
-               intrinsics: Mapping[str, Camera] | None, refine_intrinsics: bool | str,
-               world_frame: int | str | None, fisheye: bool,
+def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard,
+               config: CalibrationConfig, *, intrinsics: Mapping[str, Camera] | None,
                frame_times: Mapping[str, FloatArray] | None, sync: SyncTable | None,
-               max_views: int, previous: CalibrationResult | None = None) -> CalibrationResult:
+               previous: CalibrationResult | None = None) -> CalibrationResult:
     """:func:`calibrate` with the frames matched as given; the intrinsics of ``previous`` (made
     from the same detections) are reused: they depend on each camera's own views alone."""
     clock = {"start": time.perf_counter()}
@@ -132,13 +126,13 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     motion = board_motion(detections, frame_times, sync, instants)
     own_views = detections
     detections = _synchronised(detections, sync, instants)
-    _check_views(detections, board)
+    _check_views(detections, board, config.min_views)
     usable = {n: d.select(d.n_corners >= MIN_POSE_CORNERS) for n, d in detections.items()}
     check_connected(camera_graph(usable), detections)            # before the slow steps
     obj = np.asarray(board.object_points, dtype=float)
     given = dict(intrinsics or {})
     intr = (previous.intrinsics if previous is not None
-            else _all_intrinsics(own_views, board, given, fisheye, max_views))
+            else _all_intrinsics(own_views, board, given, config))
     clock["intrinsics"] = time.perf_counter()
     cameras = {n: r.camera for n, r in intr.items()}
     views = {n: board_poses_in_camera(detections[n], cameras[n], obj) for n in detections}
@@ -148,13 +142,14 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard, *,
     cameras = {n: c.replace(R=poses[n][0], t=poses[n][1]) for n, c in cameras.items()}
     board_poses = initial_board_poses(views, cameras, detections, obj)
     clock["extrinsics"] = time.perf_counter()
-    refine = [_refines(n, given, refine_intrinsics) for n in detections]
+    refine = [_refines(n, given, config.refine_intrinsics) for n in detections]
     bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
-                                             root, intr)
+                                             root, intr, config)
     bundle, timing = compensate_rig(bundle, detections, motion, obj, refine, root)
     clock["bundle"] = time.perf_counter()
-    warnings = check_result(bundle, detections, intr)
-    rig, board_world, description = _to_world(bundle, detections, obj, world_frame, root)
+    warnings = check_result(bundle, detections, intr, config)
+    rig, board_world, description = _to_world(bundle, detections, obj, config.world_frame,
+                                              root)
     clock["world"] = time.perf_counter()
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
                      description, clock)
@@ -198,7 +193,8 @@ def require_cameras(names: Sequence[str]) -> None:
                                "calibrate intrinsics' for one camera alone")
 
 
-def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) -> None:
+def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard,
+                 min_views: int) -> None:
     require_cameras(list(detections))
     n_obj = np.asarray(board.object_points).shape[0]
     for name, det in detections.items():
@@ -207,38 +203,39 @@ def _check_views(detections: Mapping[str, BoardDetections], board: PlanarBoard) 
                                    f"per frame but the board has {n_obj}; detect with the same "
                                    "board definition")
         usable = int((det.n_corners >= MIN_POSE_CORNERS).sum())
-        if usable < MIN_VIEWS:
+        if usable < min_views:
             raise BoardNotFoundError(
                 name, usable, det.n_frames,
-                f"calibration needs the board in at least {MIN_VIEWS} frames with "
+                f"calibration needs the board in at least {min_views} frames with "
                 f"{MIN_POSE_CORNERS}+ corners; check the board definition, or film the board "
                 f"where this camera sees it whole")
 
 
 def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoard,
-                    given: Mapping[str, Camera], fisheye: bool, max_views: int
+                    given: Mapping[str, Camera], config: CalibrationConfig
                     ) -> dict[str, IntrinsicsResult]:
     """Every camera's intrinsics from all of its own views (synchronised or not), one camera
     after another (the fits are short numpy steps: threads would only contend for the GIL)."""
-    return {name: _intrinsics(det, board, given.get(name), fisheye, max_views)
+    return {name: _intrinsics(det, board, given.get(name), config)
             for name, det in detections.items()}
 
 
-def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, fisheye: bool,
-                max_views: int) -> IntrinsicsResult:
+def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None,
+                config: CalibrationConfig) -> IntrinsicsResult:
     """The camera's intrinsics: the given ones (:func:`_given_intrinsics`), else solved from its
     views; an implausible solution falls back to the focal prior (centred principal point, no
     distortion) for the joint adjustment to refine."""
     if fixed is not None:
-        return given_intrinsics(det, board, fixed)
+        return given_intrinsics(det, board, fixed, config.given_max_rms_px)
     try:
-        result = calibrate_intrinsics(det, board, fisheye=fisheye, max_views=max_views,
-                                      check=False)
+        result = calibrate_intrinsics(det, board, fisheye=config.fisheye,
+                                      max_views=config.max_views, check=False)
     except SolverError:
         result = None
     if result is None or intrinsics_problems(result.camera,
                                              radius=data_radius(det, result.camera)):
-        prior = initial_camera(det, np.asarray(board.object_points, float), fisheye=fisheye)
+        prior = initial_camera(det, np.asarray(board.object_points, float),
+                               fisheye=config.fisheye)
         views = np.zeros(0, np.int64) if result is None else result.views_used
         return IntrinsicsResult(prior, np.nan, views, np.zeros(views.size),
                                 np.nan if result is None else result.coverage)
@@ -246,22 +243,18 @@ def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None, 
 
 
 def _refines(name: str, given: Mapping[str, Camera], refine: bool | str) -> bool:
-    if refine == "auto":
-        return name not in given
-    if not isinstance(refine, bool):
-        raise CalibrationError(f"refine_intrinsics must be 'auto', True or False, got {refine!r}")
-    return refine
+    return name not in given if refine == "auto" else bool(refine)
 
 
 def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             detections: Mapping[str, BoardDetections], obj: FloatArray, refine: list[bool],
-            root: str, intr: Mapping[str, IntrinsicsResult]
+            root: str, intr: Mapping[str, IntrinsicsResult], config: CalibrationConfig
             ) -> tuple[BundleResult, list[bool], list[str]]:
     """Extrinsics first (intrinsics held), then everything together where refined, each camera
     with the lens terms its own views pinned plus those the rig's shared views pin
     (``calibration.lens_model.adjust_lens_terms``). A camera whose joint
-    intrinsics land more than GATE_SIGMA standard deviations from what its own views give is
-    held at the latter, and the joint step run again.
+    intrinsics land more than ``config.gate_sigma`` standard deviations from what its own views
+    give is held at the latter, and the joint step run again.
 
     Returns:
         the adjustment, which cameras' intrinsics were refined, warnings.
@@ -274,9 +267,9 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
     while any(refine):
         result, _ = adjust_lens_terms(first.cameras, first.board, obs, obj, refine=refine,
                                       models=[intr[n].model for n in names],
-                                      fixed_camera=fixed)
+                                      fixed_camera=fixed, penalty=config.lens_term_penalty)
         moved = [(i, z) for i, c in enumerate(result.cameras)
-                 if refine[i] and (z := _drift(c, intr[c.name])) > GATE_SIGMA]
+                 if refine[i] and (z := _drift(c, intr[c.name])) > config.gate_sigma]
         if not moved:
             break
         for i, z in moved:

@@ -11,6 +11,7 @@ import numpy as np
 
 from calibration.bundle import BundleResult
 from calibration.camera import Camera
+from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError, SolverError
 from calibration.intrinsics import (
@@ -22,22 +23,15 @@ from calibration.intrinsics import (
     intrinsics_problems,
 )
 
-HIGH_RMS_PX = 1.5       # a camera whose reprojection RMS exceeds this (and 3x its own) is flagged
-HIGH_OUTLIER_FRACTION = 0.2     # and one that loses more of its corners as outliers
-# Given intrinsics whose fit to the camera's own views (a board pose per view) is worse than this
-# are not this lens or setting: corners are found to a fraction of a pixel, and a pose per view
-# absorbs the board's motion. On test_calibrate's synthetic views (0.3 px noise) the true ones
-# fit to 0.46 px, focal lengths 0.3x off to 5.1 px; the poses absorb smaller errors (1.3x: 0.75
-# px), which no threshold can catch.
-GIVEN_MAX_RMS_PX = 3.0
 
-
-def given_intrinsics(det: BoardDetections, board: PlanarBoard, given: Camera
-                     ) -> IntrinsicsResult:
+def given_intrinsics(det: BoardDetections, board: PlanarBoard, given: Camera,
+                     max_rms_px: float) -> IntrinsicsResult:
     """The given intrinsics, exactly, with their fit to the camera's own views; CalibrationError
     where they cannot be this camera's: made for another image size, implausible
     (``intrinsics_problems``, the distortion checked out to where the board was seen), or
-    fitting its views worse than GIVEN_MAX_RMS_PX."""
+    fitting its views worse than ``max_rms_px`` (``CalibrationConfig.given_max_rms_px``):
+    corners are found to a fraction of a pixel, and a pose per view absorbs the board's
+    motion, so a worse fit is another lens or setting."""
     (w, h), (gw, gh) = det.image_size, given.size
     if (gw, gh) != (w, h):
         raise _given_error(det.camera, [f"they are for {gw} x {gh} images, not {w} x {h}"])
@@ -45,9 +39,9 @@ def given_intrinsics(det: BoardDetections, board: PlanarBoard, given: Camera
     problems = intrinsics_problems(given, radius=data_radius(det, given))
     per_view = result.per_view_rms[np.isfinite(result.per_view_rms)]
     rms = float(np.sqrt(np.mean(per_view**2))) if per_view.size else np.inf
-    if not rms <= GIVEN_MAX_RMS_PX:
+    if not rms <= max_rms_px:
         problems.append(f"the board's corners fit them to {rms:.1f} px RMS at best, with a board "
-                        f"pose per view, where over {GIVEN_MAX_RMS_PX:g} px means another lens, "
+                        f"pose per view, where over {max_rms_px:g} px means another lens, "
                         "zoom or resolution")
     if problems:
         raise _given_error(det.camera, problems)
@@ -79,20 +73,21 @@ def input_warnings(given: Mapping[str, Camera], detections: Mapping[str, BoardDe
 
 
 def check_result(bundle: BundleResult, detections: Mapping[str, BoardDetections],
-                 intr: Mapping[str, IntrinsicsResult]) -> list[str]:
+                 intr: Mapping[str, IntrinsicsResult], config: CalibrationConfig) -> list[str]:
     """Raise SolverError for implausible intrinsics; return warnings for lesser doubts: lens
     distortion unknown towards the image corners, and reprojection errors far above what the
-    camera's own views allow (a sign of unsynchronised frames)."""
+    camera's own views allow (``config.high_rms_px``) or many corners dropped as outliers
+    (``config.high_outlier_fraction``): signs of unsynchronised frames."""
     warnings = []
     sync_advice = ("check that the frames of all cameras are synchronised (timestamps.csv) "
                    "and that the board does not move fast")
     for c, (cam, rms) in enumerate(zip(bundle.cameras, bundle.rms)):
         own = intr[cam.name].rms
         dropped = 1.0 - bundle.inliers[bundle.camera == c].mean()
-        if rms > max(HIGH_RMS_PX, 3.0 * own if np.isfinite(own) else 0.0):
+        if rms > max(config.high_rms_px, 3.0 * own if np.isfinite(own) else 0.0):
             warnings.append(f"camera {cam.name}: reprojection RMS {rms:.2f} px is high (its own "
                             f"views fit to {own:.2f} px): {sync_advice}")
-        if dropped > HIGH_OUTLIER_FRACTION:
+        if dropped > config.high_outlier_fraction:
             warnings.append(f"camera {cam.name}: {100 * dropped:.0f} % of its board corners "
                             f"were dropped as not fitting the other cameras' views: "
                             f"{sync_advice}")

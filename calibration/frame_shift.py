@@ -18,14 +18,12 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
 from calibration.sync import SyncTable, frame_period, sync_by_index
 
 FloatArray = NDArray[np.float64]
-MAX_ROUNDS = 3          # camera moves tried in turn,
-MAX_FRAMES = 2          # each camera moved by at most this many frames,
-MIN_GAIN = 0.05         # and a move kept only if it cuts the adjustment's RMS by this fraction
 
 
 class _Calibration(Protocol):
@@ -38,8 +36,11 @@ Result = TypeVar("Result", bound=_Calibration)
 
 def search_frame_shifts(run: Callable[[dict[str, FloatArray] | None, SyncTable | None], Result],
                         result: Result, detections: Mapping[str, BoardDetections],
-                        frame_times: Mapping[str, FloatArray] | None) -> Result:
-    """Move cameras by whole frames while that fits the board clearly better.
+                        frame_times: Mapping[str, FloatArray] | None,
+                        config: CalibrationConfig) -> Result:
+    """Move cameras by whole frames while that fits the board clearly better: at most
+    ``config.shift_rounds`` moves in turn, each camera by at most ``config.max_frame_shift``
+    frames, a move kept where it cuts the RMS by ``config.shift_min_gain``.
 
     Args:
         run: calibrates with the given frame times (or, without them, sync table).
@@ -52,17 +53,17 @@ def search_frame_shifts(run: Callable[[dict[str, FloatArray] | None, SyncTable |
     """
     shifts: dict[str, int] = {}
     before = result.report["bundle"]["rms_px"]
-    for _ in range(MAX_ROUNDS):
+    for _ in range(config.shift_rounds):
         step = suspect_shifts(result.report["motion"], result.report["root_camera"])
         trial = combined(shifts, step, list(detections))
-        if not step or not trial or max(map(abs, trial.values())) > MAX_FRAMES:
+        if not step or not trial or max(map(abs, trial.values())) > config.max_frame_shift:
             break
         try:
             retry = run(*shifted_inputs(detections, frame_times, trial))
         except CalibrationError:
             break
         rms = retry.report["bundle"]["rms_px"]
-        if not rms < (1 - MIN_GAIN) * result.report["bundle"]["rms_px"]:
+        if not rms < (1 - config.shift_min_gain) * result.report["bundle"]["rms_px"]:
             break
         retry.report["frame_shifts"] = {"cameras": trial, "rms_px": (before, rms)}
         retry.report["warnings"] += describe_shifts(trial, (before, rms), frame_times)

@@ -29,6 +29,7 @@ from calibration.bundle import (
     projection_jacobians,
 )
 from calibration.camera import Camera
+from calibration.config import FEWEST_VIEWS
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import ippe_poses
@@ -44,7 +45,7 @@ from calibration.view_selection import coverage_grid, select_views, spans_plane
 FloatArray = NDArray[np.float64]
 
 MIN_VIEW_CORNERS = 6             # views with fewer corners carry too little to use
-MIN_VIEWS = 3
+MIN_VIEWS = FEWEST_VIEWS
 REJECTION_MODEL = frozenset({"k2"})          # fitted while outliers are dropped
 _FOCAL_SCAN = np.geomspace(0.2, 8.0, 25)     # focal candidates, in image widths
 _NO_DISTORTION = np.zeros(5)

@@ -35,7 +35,6 @@ FloatArray = NDArray[np.float64]
 
 MODEL_EXTRAS = ("k2", "aspect", "tangential", "k3")    # beyond square pixels and k1
 EXTRA_PARAMS = {"k2": 1, "aspect": 1, "tangential": 2, "k3": 1}    # parameters each adds
-PENALTY_PER_PARAMETER = 2.0     # residual variances a parameter must explain (Akaike)
 
 
 def model_constraints(model: frozenset[str]) -> tuple[tuple[str, ...], bool]:
@@ -58,7 +57,7 @@ def n_intrinsics(model: frozenset[str]) -> int:
 
 
 def information_gain(rss: float, rss_richer: float, variance: float, extra: str,
-                     penalty: float = PENALTY_PER_PARAMETER) -> float:
+                     penalty: float) -> float:
     """How far ``extra`` clears the information criterion: the drop of the squared error (px^2)
     in residual variances, minus ``penalty`` per parameter it adds; > 0 keeps it."""
     return (rss - rss_richer) / max(variance, 1e-300) - EXTRA_PARAMS[extra] * penalty
@@ -66,12 +65,13 @@ def information_gain(rss: float, rss_richer: float, variance: float, extra: str,
 
 def adjust_lens_terms(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
                       object_points: FloatArray, *, refine: Sequence[bool],
-                      models: Sequence[frozenset[str]], fixed_camera: int
+                      models: Sequence[frozenset[str]], fixed_camera: int, penalty: float
                       ) -> tuple[BundleResult, list[frozenset[str]]]:
     """The rig's adjustment with intrinsics refined where ``refine`` says, each camera in its
     ``models`` entry; then, extra by extra (MODEL_EXTRAS' order), every refined camera lacking
     it is offered it, and keeps it where its own reprojection errors clear
-    :func:`information_gain` (board poses are shared: the other cameras pin them).
+    :func:`information_gain` with ``penalty`` residual variances per parameter (2: Akaike's
+    criterion; board poses are shared: the other cameras pin them).
 
     Returns:
         the final adjustment and each camera's model.
@@ -92,7 +92,7 @@ def adjust_lens_terms(cameras: Sequence[Camera], board: BoardPoses, obs: Observa
             continue
         trial_models = [m | {extra} if i in offered else m for i, m in enumerate(models)]
         trial = adjust(result.cameras, result.board, trial_models)
-        kept = _cameras_that_gain(result, trial, offered, extra)
+        kept = _cameras_that_gain(result, trial, offered, extra, penalty)
         if kept:
             models = [m | {extra} if i in kept else m for i, m in enumerate(models)]
             result = trial if kept == offered else adjust(result.cameras, result.board, models)
@@ -100,7 +100,7 @@ def adjust_lens_terms(cameras: Sequence[Camera], board: BoardPoses, obs: Observa
 
 
 def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[int],
-                       extra: str) -> list[int]:
+                       extra: str, penalty: float) -> list[int]:
     """The offered cameras whose squared errors, over the observations both adjustments kept,
     drop by more than the information criterion asks (variance: the richer fit's, all
     cameras), and whose lens with the term still does not fold back inside the image."""
@@ -112,7 +112,7 @@ def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[
     for i in offered:
         mine = both & (before.camera == i)
         gain = information_gain(float(sq_before[mine].sum()), float(sq_after[mine].sum()),
-                                variance, extra)
+                                variance, extra, penalty)
         if gain > 0 and after.cameras[i].fold_in_image() is None:
             kept.append(i)
     return kept

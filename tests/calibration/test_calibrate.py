@@ -15,6 +15,7 @@ from calibration.bundle_problem import BundleProblem
 from calibration.calibrate import CalibrationResult, calibrate
 from calibration.camera import CameraRig
 from calibration.compare import compare_rigs
+from calibration.config import CalibrationConfig
 from calibration.detection import find_board
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, CameraGraphError
@@ -238,8 +239,8 @@ def test_given_intrinsics_that_do_not_fit_the_footage_are_refused(wrong, message
 
 def test_given_intrinsics_refined_on_request_are_reported_as_refined():
     truth, board, detections = projected_session(3, 90, seed=8)
-    result = calibrate(detections, board, intrinsics={"cam_1": truth["cam_1"]},
-                       refine_intrinsics=True)
+    result = calibrate(detections, board, CalibrationConfig(refine_intrinsics=True),
+                       intrinsics={"cam_1": truth["cam_1"]})
     cameras = result.report["cameras"]
     assert (cameras["cam_1"]["intrinsics"], cameras["cam_1"]["intrinsics_from"]) == (
         "refined", "given")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from calibration.calibrate import calibrate
+from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.frame_shift import combined, shifted_inputs, suspect_shifts
 from mocap.synthetic.board_observations import GridBoard
@@ -14,6 +15,7 @@ from mocap.synthetic.rolling_board import film_board
 from mocap.synthetic.studio import ring_rig
 
 FPS = 30.0
+NO_FLOOR = CalibrationConfig(world_frame=None)    # the world is the root camera's frame
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,8 @@ def test_a_camera_one_frame_off_its_timestamps_is_moved(studio):
     latency = {"cam_1": 0.0, "cam_2": 0.003, "cam_3": 1 / FPS + 0.004, "cam_4": -0.002}
     readout = {c.name: 0.02 for c in rig}
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=2)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
+                       frame_times=times)
     shifts = result.report["frame_shifts"]
     assert shifts["cameras"] == {"cam_3": 1}
     assert shifts["rms_px"][1] < 0.5 * shifts["rms_px"][0]
@@ -48,8 +50,7 @@ def test_a_camera_that_started_a_frame_late_in_lockstep_footage_is_moved(studio)
     keep = late.frames >= 1
     detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames[keep] - 1,
                                           late.xy[keep], late.n_frames - 1)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig})
     assert result.report["frame_shifts"]["cameras"] == {"cam_2": 1}
     assert result.report["motion"]["unit"] == "frames"
     assert result.report["bundle"]["rms_px"] < 0.3     # 2 ms frame jitter unknown: see ^

@@ -9,6 +9,7 @@ import pytest
 
 from calibration.calibrate import calibrate
 from calibration.camera import CameraRig
+from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.report import format_report
 from calibration.rolling_shutter import corner_velocities
@@ -18,6 +19,7 @@ from mocap.synthetic.rolling_board import film_board
 from mocap.synthetic.studio import ring_rig
 
 FPS = 30.0
+NO_FLOOR = CalibrationConfig(world_frame=None)    # the world is the root camera's frame
 HEIGHT = 720
 LATENCY = {"cam_1": -0.010, "cam_2": 0.0, "cam_3": 0.008, "cam_4": -0.005}     # seconds
 READOUT = {"cam_1": 0.030, "cam_2": 0.020, "cam_3": 0.0, "cam_4": 0.025}
@@ -32,8 +34,8 @@ def test_readout_and_latency_are_recovered(studio):
     rig, board = studio
     latency, readout = LATENCY, READOUT
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
+                       frame_times=times)
     motion = result.report["motion"]
     assert motion["applied"] and motion["unit"] == "ms"
     root = result.report["root_camera"]
@@ -55,8 +57,8 @@ def test_cameras_of_one_model_share_their_readout(studio):
     latency = {"cam_1": -0.004, "cam_2": 0.0, "cam_3": 0.006, "cam_4": 0.002}
     readout = {c.name: 0.025 for c in rig}
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=5)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
+                       frame_times=times)
     fits = result.report["motion"]["cameras"].values()
     assert len({f["readout_ms"] for f in fits}) == 1
     assert all(abs(f["readout_ms"] - 25.0) < 1.0 for f in fits)
@@ -75,8 +77,8 @@ def test_a_camera_late_by_most_of_a_frame_is_named(studio, late, seed):
     latency = {"cam_1": 0.0, "cam_2": 0.0, "cam_3": 0.0, "cam_4": 0.004} | {late: 0.027}
     readout = {c.name: 0.02 for c in rig}
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=seed)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, sync=sync_by_timestamps(times), world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
+                       frame_times=times, sync=sync_by_timestamps(times))
     motion, root = result.report["motion"], result.report["root_camera"]
     assert motion["applied"] and "frame_shifts" not in result.report
     offset = {n: f["offset_ms"] for n, f in motion["cameras"].items()}   # relative to root
@@ -105,8 +107,7 @@ def test_without_frame_times_time_is_counted_in_frames(studio):
     rig, board = studio
     latency, readout = LATENCY, READOUT
     detections, _ = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig})
     motion = result.report["motion"]
     assert motion["applied"] and motion["unit"] == "frames"
     for name, fit in motion["cameras"].items():
@@ -119,8 +120,8 @@ def test_a_global_shutter_rig_gets_no_correction(studio):
     rig, board = studio
     zero = {c.name: 0.0 for c in rig}
     detections, times = film_board(rig, board, zero, zero, 150, fps=FPS, seed=4)
-    result = calibrate(detections, board, intrinsics={c.name: c for c in rig},
-                       frame_times=times, world_frame=None)
+    result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
+                       frame_times=times)
     motion = result.report["motion"]
     for fit in motion["cameras"].values():
         assert fit["readout_ms"] < 1.5 and abs(fit["offset_ms"]) < 1.0
