@@ -60,6 +60,7 @@ from calibration.footage import find_footage
 from calibration.frame_shift import shifted_inputs
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, write_calibration, write_text_atomically
+from calibration.result import CalibrationReport
 from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
 from mocap.synthetic.board_views import render_session
 from mocap.synthetic.studio import ring_rig, studio_rig
@@ -113,7 +114,8 @@ def run_ours(method: str, videos: dict[str, Path], board: Board,
         return Run(method, None, detect_s, solve_s, detect_s + solve_s,
                    error=f"{type(e).__name__}: {e}", metrics=found), detections
     solve_s = time.perf_counter() - t0
-    shifts = result.report.get("frame_shifts", {}).get("cameras", {})
+    moved = result.report.frame_shifts
+    shifts = {} if moved is None else moved.cameras
     found.update(frame_shifts=shifts, solve_split=solve_split(result.report, solve_s))
     return Run(method, result.rig, detect_s, solve_s, detect_s + solve_s,
                pairing=chosen_pairing(detections, frame_times, shifts),
@@ -132,11 +134,11 @@ def chosen_pairing(detections: dict[str, BoardDetections],
         {n: d.n_frames for n, d in detections.items()})
 
 
-def solve_split(report: dict[str, Any], solve_s: float) -> dict[str, float]:
-    """Seconds of the solve's stages (the kept calibration's ``report["timing_s"]``) and of
+def solve_split(report: CalibrationReport, solve_s: float) -> dict[str, float]:
+    """Seconds of the solve's stages (the kept calibration's ``report.timing_s``) and of
     the passes before it (the frame-shift search's: the first calibration, its trials)."""
-    split = {k: v for k, v in report["timing_s"].items() if k != "total"}
-    split["passes before the kept one"] = max(solve_s - report["timing_s"]["total"], 0.0)
+    split = {k: v for k, v in report.timing_s.items() if k != "total"}
+    split["passes before the kept one"] = max(solve_s - report.timing_s["total"], 0.0)
     return split
 
 

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.calibrate import CalibrationResult, calibrate
+from calibration.calibrate import calibrate
 from calibration.camera import CameraRig
 from calibration.compare import compare_rigs
 from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
+from calibration.result import CalibrationResult
 from mocap.synthetic.board_observations import (
     GridBoard,
     forbid_shared_views,
@@ -104,7 +105,7 @@ def lens_lines(result: CalibrationResult, truth: CameraRig) -> list[str]:
             f"{np.array2string(ref.dist[[0, 1, 4]], precision=3)} single "
             f"{np.array2string(single.dist[[0, 1, 4]], precision=3)} joint "
             f"{np.array2string(cam.dist[[0, 1, 4]], precision=3)} "
-            f"refined {result.report['cameras'][cam.name].get('refined')}")
+            f"refined {result.report.cameras[cam.name].refined}")
     return lines
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,34 +42,12 @@ from calibration.intrinsics import (
 )
 from calibration.lens_model import adjust_lens_terms
 from calibration.report import summary
+from calibration.result import CalibrationResult
 from calibration.rolling_shutter import board_motion, compensate_rig
 from calibration.sync import SyncTable, sync_by_timestamps
-from calibration.world_frame import transform_board_poses, world_transform
+from calibration.world_frame import WorldFrame, transform_board_poses, world_transform
 
 FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class CalibrationResult:
-    """A calibrated rig and how it was obtained.
-
-    Attributes:
-        rig: the cameras in the world frame (Z up, metres); each camera's ``extra["rms"]`` is
-            its reprojection RMS in pixels; ``rig.extra["metadata"]["world_frame"]`` says how
-            the world frame was set.
-        report: per-camera RMS, frames and views used, graph edges, bundle cost, timings;
-            ``report["motion"]``: each camera's fitted capture latency and frame readout time
-            and whether the motion correction was applied (``MotionTiming.as_report``).
-        board_poses: the board's pose (board to world) in every frame used.
-        intrinsics: per camera, the single-camera intrinsics step's result.
-        detections: the detections calibrated from (frames in synchronized indices).
-    """
-
-    rig: CameraRig
-    report: dict[str, Any]
-    board_poses: BoardPoses
-    intrinsics: dict[str, IntrinsicsResult] = field(default_factory=dict)
-    detections: dict[str, BoardDetections] = field(default_factory=dict)
 
 
 def calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard,
@@ -151,12 +127,11 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard,
     rig, board_world, description = _to_world(bundle, detections, obj, config.world_frame,
                                               root)
     clock["world"] = time.perf_counter()
+    warnings = (input_warnings(given, detections, bundle) + drift_warnings + warnings
+                + latency_warnings(timing, root)
+                + ([description.warning] if description.warning is not None else []))
     report = summary(rig, intr, detections, views, graph, root, bundle, refine, given,
-                     description, clock)
-    report["motion"] = timing
-    report["warnings"] = (input_warnings(given, detections, bundle) + drift_warnings + warnings
-                          + latency_warnings(timing, root)
-                          + ([description["warning"]] if "warning" in description else []))
+                     description, clock, motion=timing, warnings=warnings)
     return CalibrationResult(rig, report, board_world, intr, dict(detections))
 
 
@@ -301,19 +276,21 @@ def _drift_warning(joint: Camera, single: Camera, z: float) -> str:
 
 def _to_world(bundle: BundleResult, detections: Mapping[str, BoardDetections], obj: FloatArray,
               world_frame: int | str | None, root: str
-              ) -> tuple[CameraRig, BoardPoses, dict[str, Any]]:
+              ) -> tuple[CameraRig, BoardPoses, WorldFrame]:
+    """The rig (each camera's RMS in its ``extra``) and the board poses moved into the world
+    frame, which the rig's metadata describes for calibration.toml."""
     rms = bundle.rms
     cams = [c.replace(extra={**c.extra, "rms": float(r)}) for c, r in zip(bundle.cameras, rms)]
     rig = CameraRig(tuple(cams))
     if world_frame is None:
-        description = {"method": "camera", "camera": root}
-        return (CameraRig(rig.cameras, {"metadata": {"world_frame": description}}), bundle.board,
-                description)
+        description = WorldFrame("camera", camera=root)
+        return (CameraRig(rig.cameras, {"metadata": {"world_frame": description.to_table()}}),
+                bundle.board, description)
     counts = _observations_per_frame(bundle, detections)
     R, t, description = world_transform(rig, bundle.board, obj, floor_frame=world_frame,
                                         weights=counts)
     moved = rig.transformed(R, t)
-    rig = CameraRig(moved.cameras, {"metadata": {"world_frame": description}})
+    rig = CameraRig(moved.cameras, {"metadata": {"world_frame": description.to_table()}})
     return rig, transform_board_poses(bundle.board, R, t), description
 
 

@@ -13,7 +13,7 @@ the bound.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,40 +21,34 @@ from numpy.typing import NDArray
 from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
+from calibration.result import CalibrationResult, FrameShifts, MotionReport
 from calibration.sync import SyncTable, frame_period, sync_by_index
 
 FloatArray = NDArray[np.float64]
 
 
-class _Calibration(Protocol):
-    @property
-    def report(self) -> dict[str, Any]: ...
-
-
-Result = TypeVar("Result", bound=_Calibration)
-
-
-def search_frame_shifts(run: Callable[[dict[str, FloatArray] | None, SyncTable | None], Result],
-                        result: Result, detections: Mapping[str, BoardDetections],
+def search_frame_shifts(run: Callable[[dict[str, FloatArray] | None, SyncTable | None],
+                                     CalibrationResult],
+                        result: CalibrationResult, detections: Mapping[str, BoardDetections],
                         frame_times: Mapping[str, FloatArray] | None,
-                        config: CalibrationConfig) -> Result:
+                        config: CalibrationConfig) -> CalibrationResult:
     """Move cameras by whole frames while that fits the board clearly better: at most
     ``config.shift_rounds`` moves in turn, each camera by at most ``config.max_frame_shift``
     frames, a move kept where it cuts the RMS by ``config.shift_min_gain``.
 
     Args:
         run: calibrates with the given frame times (or, without them, sync table).
-        result: the calibration with the frames as given; its ``report["motion"]`` and
-            ``report["root_camera"]`` name the suspects.
+        result: the calibration with the frames as given; its report's ``motion`` and
+            ``root_camera`` name the suspects.
         frame_times: per camera its frame times, or None (frames matched by index).
     Returns:
-        the best calibration; where cameras were moved its ``report["frame_shifts"]`` holds
-        ``{"cameras": {name: frames}, "rms_px": (before, after)}`` and a warning names them.
+        the best calibration; where cameras were moved its report's ``frame_shifts`` says which
+        and by how much, and a warning names them.
     """
     shifts: dict[str, int] = {}
-    before = result.report["bundle"]["rms_px"]
+    before = result.report.bundle.rms_px
     for _ in range(config.shift_rounds):
-        step = suspect_shifts(result.report["motion"], result.report["root_camera"])
+        step = suspect_shifts(result.report.motion, result.report.root_camera)
         trial = combined(shifts, step, list(detections))
         if not step or not trial or max(map(abs, trial.values())) > config.max_frame_shift:
             break
@@ -62,50 +56,48 @@ def search_frame_shifts(run: Callable[[dict[str, FloatArray] | None, SyncTable |
             retry = run(*shifted_inputs(detections, frame_times, trial))
         except CalibrationError:
             break
-        rms = retry.report["bundle"]["rms_px"]
-        if not rms < (1 - config.shift_min_gain) * result.report["bundle"]["rms_px"]:
+        rms = retry.report.bundle.rms_px
+        if not rms < (1 - config.shift_min_gain) * result.report.bundle.rms_px:
             break
-        retry.report["frame_shifts"] = {"cameras": trial, "rms_px": (before, rms)}
-        retry.report["warnings"] += describe_shifts(trial, (before, rms), frame_times)
-        result, shifts = retry, trial
+        report = replace(retry.report, frame_shifts=FrameShifts(trial, (before, rms)),
+                         warnings=[*retry.report.warnings,
+                                   *describe_shifts(trial, (before, rms), frame_times)])
+        result, shifts = replace(retry, report=report), trial
     return result
 
 
-def latency_warnings(timing: Mapping[str, Any], root: str) -> list[str]:
+def latency_warnings(timing: MotionReport, root: str) -> list[str]:
     """A warning for each camera whose fitted latency (relative to the ``root`` camera's) sits
     on its bound, half a frame: one of the two was captured further from its timestamps than a
     latency explains."""
-    if not timing["applied"]:
+    if not timing.applied:
         return []
-    unit = timing["unit"]
     out = []
-    for name, c in timing["cameras"].items():
-        offset = c[f"offset_{unit}"]
-        if c["offset_at_bound"]:
+    for name, c in timing.cameras.items():
+        if c.offset_at_bound:
             out.append(f"camera {name}: its views fit best as if captured at least "
-                       f"{abs(offset):.3g} {unit} {'earlier' if offset < 0 else 'later'} "
+                       f"{abs(c.offset):.3g} {timing.unit} "
+                       f"{'earlier' if c.offset < 0 else 'later'} "
                        f"relative to camera {root} than their frame times say (half a frame, "
                        "the most the motion correction allows): check both cameras' "
                        "timestamps and that neither's frames are shifted by one")
     return out
 
 
-def suspect_shifts(motion: Mapping[str, Any], root: str) -> dict[str, int]:
+def suspect_shifts(motion: MotionReport, root: str) -> dict[str, int]:
     """``{camera: +-1}``: the frame each camera's frames should move by, from its fitted
     latency's sign where that latency sits on its bound. When every other fitted camera sits on
     the same bound, the root camera is the odd one out and moves the other way.
 
     Args:
-        motion: ``report["motion"]`` of a calibration (``MotionTiming.as_report``).
+        motion: a calibration report's ``motion`` (``MotionTiming.as_report``).
         root: the camera the latencies are relative to.
     """
-    if not motion or not motion["applied"]:
+    if not motion.applied:
         return {}
-    unit = motion["unit"]
-    cameras = motion["cameras"]
-    sign = {n: int(np.sign(c[f"offset_{unit}"])) for n, c in cameras.items()
-            if c["offset_at_bound"] and c[f"offset_{unit}"] != 0}
-    others = [n for n, c in cameras.items() if c["fitted"] and n != root]
+    sign = {n: int(np.sign(c.offset)) for n, c in motion.cameras.items()
+            if c.offset_at_bound and c.offset != 0}
+    others = [n for n, c in motion.cameras.items() if c.fitted and n != root]
     if len(others) > 1 and set(sign) == set(others) and len(set(sign.values())) == 1:
         return {root: -next(iter(sign.values()))}
     return sign

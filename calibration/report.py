@@ -1,7 +1,8 @@
-"""What a calibration reports: a summary dict, a text report and pictures, written atomically.
+"""What a calibration reports: a typed summary, a text report and pictures, written atomically.
 
-``summary`` gathers per-camera RMS, views, intrinsics and positions, the camera graph and the
-bundle adjustment's cost and timing into a plain dict (``CalibrationResult.report``).
+``summary`` gathers per-camera RMS, views, intrinsics and positions, the camera graph, the
+bundle adjustment's cost and timing, the world frame, the board-motion fit and the warnings into
+a ``calibration.result.CalibrationReport`` (``CalibrationResult.report``).
 ``write_report`` writes ``calibration_report.txt``, ``cameras_top_down.png`` (camera positions
 and viewing directions on a metric grid, seen from above) and ``coverage_<camera>.png`` (where
 in each image the board's corners were seen) into a folder.
@@ -13,24 +14,29 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import cv2
 import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.bundle import BundleResult
 from calibration.camera import Camera, CameraRig
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
+from calibration.extrinsics import ViewPoses
 from calibration.intrinsics import IntrinsicsResult
 from calibration.io import write_text_atomically
+from calibration.result import (
+    BundleSummary,
+    CalibrationReport,
+    CalibrationResult,
+    CameraReport,
+    GraphEdge,
+    MotionReport,
+)
 from calibration.view_selection import COVERAGE_CELLS, coverage_grid
-
-if TYPE_CHECKING:
-    from calibration.bundle import BundleResult
-    from calibration.calibrate import CalibrationResult
-    from calibration.extrinsics import ViewPoses
+from calibration.world_frame import WorldFrame
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -38,108 +44,121 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 def summary(rig: CameraRig, intr: Mapping[str, IntrinsicsResult],
             detections: Mapping[str, BoardDetections], views: Mapping[str, ViewPoses],
             graph: nx.Graph, root: str, bundle: BundleResult, refine: list[bool],
-            given: Mapping[str, Camera], world: dict[str, Any],
-            clock: dict[str, float]) -> dict[str, Any]:
-    """The calibration's report as a plain dict (numbers, strings, lists).
-
-    Per camera, ``intrinsics`` says what its intrinsics are: "given" (kept exactly as given),
-    "solved" (from its own views, held in the joint adjustment), "prior" (its own views gave
-    nothing plausible: a focal length from a scan, no distortion) or "refined" (jointly with all
-    cameras' views, starting from ``intrinsics_from``: given, solved or prior); and
-    ``behind_camera`` how many of its observed corners the result puts at or behind it.
-    """
+            given: Mapping[str, Camera], world: WorldFrame, clock: dict[str, float], *,
+            motion: MotionReport, warnings: list[str]) -> CalibrationReport:
+    """The calibration's report: per camera (:func:`camera_reports`), the camera graph (its
+    spanning tree marked), the board frames used, the final adjustment, the world frame, the
+    seconds between the ``clock`` readings (in order, from "start"), the board-motion fit and
+    the warnings."""
     tree = nx.maximum_spanning_tree(graph, weight="weight")
+    edges = [GraphEdge((a, b), int(d["frames"]), float(d["weight"]), tree.has_edge(a, b))
+             for a, b, d in graph.edges(data=True)]
+    seen = np.concatenate([d.frames for d in detections.values()])
+    frames, counts = np.unique(seen[np.isin(seen, bundle.board.frames)], return_counts=True)
+    overall = np.sqrt(np.mean(bundle.residuals[bundle.inliers] ** 2))
+    adjustment = BundleSummary(float(overall), float(np.sqrt(np.mean(bundle.initial_rms ** 2))),
+                               bundle.cost, bundle.n_evaluations, bundle.n_iterations,
+                               bundle.converged, bundle.stop_reason, bundle.seconds)
+    timing = {k: clock[k] - clock[p] for p, k in zip(list(clock)[:-1], list(clock)[1:])}
+    timing["total"] = clock[list(clock)[-1]] - clock["start"]
+    return CalibrationReport(
+        camera_reports(rig, intr, detections, views, bundle, refine, given), root, edges,
+        int(frames.size), int((counts >= 2).sum()), adjustment, world, timing, motion,
+        warnings)
+
+
+def camera_reports(rig: CameraRig, intr: Mapping[str, IntrinsicsResult],
+                   detections: Mapping[str, BoardDetections], views: Mapping[str, ViewPoses],
+                   bundle: BundleResult, refine: list[bool], given: Mapping[str, Camera]
+                   ) -> dict[str, CameraReport]:
+    """Per camera (``rig`` order): its fit, views and intrinsics. ``intrinsics`` says what
+    they are: "given" (kept exactly as given), "solved" (from its own views, held in the joint
+    adjustment), "prior" (its own views gave nothing plausible: a focal length from a scan, no
+    distortion) or "refined" (jointly with all cameras' views, starting from
+    ``intrinsics_from``: given, solved or prior); ``behind_camera`` how many of its observed
+    corners the result puts at or behind it."""
     cameras = {}
     for i, (cam, name) in enumerate(zip(rig, detections)):
         single = intr[name]
         mine = bundle.camera == i
         source = "given" if name in given else ("solved" if np.isfinite(single.rms) else "prior")
         refined = bool(refine[i])
-        cameras[name] = {
-            "rms_px": float(bundle.rms[i]), "views": int(detections[name].frames.size),
-            "frames_in_footage": int(detections[name].n_frames),
-            "views_posed": int(views[name].frames.size),
-            "observations": int(bundle.inliers[mine].sum()),
-            "outliers": int((~bundle.inliers[mine]).sum()),
-            "behind_camera": int(np.isinf(bundle.residuals[mine]).sum()),
-            "intrinsics": "refined" if refined else source, "intrinsics_from": source,
-            "refined": refined,
-            "intrinsics_rms_px": _num(single.rms), "intrinsics_views": int(single.views_used.size),
-            "coverage": _num(single.coverage),
-            "fx": float(cam.K[0, 0]), "fy": float(cam.K[1, 1]), "cx": float(cam.K[0, 2]),
-            "cy": float(cam.K[1, 2]), "distortion": cam.dist.tolist(),
-            "center_m": cam.center.tolist()}
-    edges = [{"cameras": [a, b], "shared_frames": int(d["frames"]), "weight": float(d["weight"]),
-              "in_tree": tree.has_edge(a, b)} for a, b, d in graph.edges(data=True)]
-    seen = np.concatenate([d.frames for d in detections.values()])
-    frames, counts = np.unique(seen[np.isin(seen, bundle.board.frames)], return_counts=True)
-    overall = np.sqrt(np.mean(bundle.residuals[bundle.inliers] ** 2))
-    timing = {k: clock[k] - clock[p] for p, k in zip(list(clock)[:-1], list(clock)[1:])}
-    timing["total"] = clock[list(clock)[-1]] - clock["start"]
-    return {"cameras": cameras, "root_camera": root, "graph_edges": edges,
-            "frames_used": int(frames.size), "frames_multi_view": int((counts >= 2).sum()),
-            "bundle": {"rms_px": float(overall),
-                       "initial_rms_px": float(np.sqrt(np.mean(bundle.initial_rms ** 2))),
-                       "cost": bundle.cost, "evaluations": bundle.n_evaluations,
-                       "iterations": bundle.n_iterations, "converged": bundle.converged,
-                       "stop_reason": bundle.stop_reason, "seconds": bundle.seconds},
-            "world_frame": dict(world), "timing_s": timing}
+        cameras[name] = CameraReport(
+            rms_px=float(bundle.rms[i]), views=int(detections[name].frames.size),
+            frames_in_footage=int(detections[name].n_frames),
+            views_posed=int(views[name].frames.size),
+            observations=int(bundle.inliers[mine].sum()),
+            outliers=int((~bundle.inliers[mine]).sum()),
+            behind_camera=int(np.isinf(bundle.residuals[mine]).sum()),
+            intrinsics="refined" if refined else source, intrinsics_from=source,
+            refined=refined, intrinsics_rms_px=_num(single.rms),
+            intrinsics_views=int(single.views_used.size), coverage=_num(single.coverage),
+            fx=float(cam.K[0, 0]), fy=float(cam.K[1, 1]), cx=float(cam.K[0, 2]),
+            cy=float(cam.K[1, 2]), distortion=tuple(float(v) for v in cam.dist),
+            center_m=(float(cam.center[0]), float(cam.center[1]), float(cam.center[2])))
+    return cameras
 
 
 def format_report(result: CalibrationResult) -> str:
     """The text of ``calibration_report.txt``."""
     rep = result.report
-    lines = ["Camera calibration report (units: metres, pixels; world frame Z up)", "",
-             f"world frame: {rep['world_frame'].get('method')}"
-             + (f" (frame {rep['world_frame']['frame']})" if "frame" in rep["world_frame"] else "")]
-    if "warning" in rep["world_frame"]:
-        lines.append(f"WARNING: {rep['world_frame']['warning']}")
-    b = rep["bundle"]
-    lines += [(f"board frames used: {rep['frames_used']} ({rep['frames_multi_view']} seen by 2+ "
+    b = rep.bundle
+    lines = ["Camera calibration report (units: metres, pixels; world frame Z up)", ""]
+    lines += _world_frame_lines(rep.world_frame)
+    lines += [(f"board frames used: {rep.frames_used} ({rep.frames_multi_view} seen by 2+ "
                "cameras)"),
-              (f"bundle adjustment: RMS {b['rms_px']:.3f} px (from {b['initial_rms_px']:.3f}), "
-               f"{b['evaluations']} evaluations, {b['seconds']:.2f} s, "
-               + ("converged" if b["converged"] else f"DID NOT CONVERGE ({b['stop_reason']})")),
+              (f"bundle adjustment: RMS {b.rms_px:.3f} px (from {b.initial_rms_px:.3f}), "
+               f"{b.evaluations} evaluations, {b.seconds:.2f} s, "
+               + ("converged" if b.converged else f"DID NOT CONVERGE ({b.stop_reason})")),
               ("intrinsics: given = kept exactly as given, solved = from the camera's own views, "
                "prior = a focal length alone (nothing better solved), refined = jointly with all "
                "cameras' views"), "",
               (f"{'camera':<12}{'RMS px':>8}{'views':>7}{'outliers':>9}{'intrinsics':>11}"
                f"{'fx':>10}{'fy':>10}{'cx':>9}{'cy':>9}   centre (x, y, z) m")]
-    for name, c in rep["cameras"].items():
-        x, y, z = c["center_m"]
-        lines.append(f"{name:<12}{c['rms_px']:>8.3f}{c['views']:>7}{c['outliers']:>9}"
-                     f"{c['intrinsics']:>11}{c['fx']:>10.1f}{c['fy']:>10.1f}{c['cx']:>9.1f}"
-                     f"{c['cy']:>9.1f}   ({x:+.3f}, {y:+.3f}, {z:+.3f})")
-    lines += _motion_lines(rep.get("motion"))
+    for name, c in rep.cameras.items():
+        x, y, z = c.center_m
+        lines.append(f"{name:<12}{c.rms_px:>8.3f}{c.views:>7}{c.outliers:>9}"
+                     f"{c.intrinsics:>11}{c.fx:>10.1f}{c.fy:>10.1f}{c.cx:>9.1f}"
+                     f"{c.cy:>9.1f}   ({x:+.3f}, {y:+.3f}, {z:+.3f})")
+    lines += _motion_lines(rep.motion)
     lines += ["", "distortion (k1, k2, p1, p2, k3 or fisheye k1..k4):"]
-    lines += [f"  {n:<12}" + " ".join(f"{v:+.5f}" for v in c["distortion"])
-              for n, c in rep["cameras"].items()]
+    lines += [f"  {n:<12}" + " ".join(f"{v:+.5f}" for v in c.distortion)
+              for n, c in rep.cameras.items()]
     lines += ["", "camera graph (shared board frames; * = used for the initial poses):"]
-    lines += [f"  {'*' if e['in_tree'] else ' '} {e['cameras'][0]} - {e['cameras'][1]}: "
-              f"{e['shared_frames']} frames" for e in rep["graph_edges"]]
-    lines += ["", "timing (s): " + ", ".join(f"{k} {v:.2f}" for k, v in rep["timing_s"].items())]
+    lines += [f"  {'*' if e.in_tree else ' '} {e.cameras[0]} - {e.cameras[1]}: "
+              f"{e.shared_frames} frames" for e in rep.graph_edges]
+    lines += ["", "timing (s): " + ", ".join(f"{k} {v:.2f}" for k, v in rep.timing_s.items())]
     return "\n".join(lines) + "\n"
 
 
-def _motion_lines(motion: Mapping[str, Any] | None) -> list[str]:
-    """The rolling-shutter and latency fit (``calibration.rolling_shutter``), if any."""
-    if not motion:
-        return []
-    unit = motion["unit"]
-    verdict = ("applied" if motion["applied"] else
+def _world_frame_lines(world: WorldFrame) -> list[str]:
+    """How the world frame was set: its method (and floor frame), how, and any warning."""
+    lines = [f"world frame: {world.method}"
+             + (f" (frame {world.frame})" if world.frame is not None else "")]
+    if world.how is not None:
+        lines.append(f"  {world.how}")
+    if world.warning is not None:
+        lines.append(f"WARNING: {world.warning}")
+    return lines
+
+
+def _motion_lines(motion: MotionReport) -> list[str]:
+    """The rolling-shutter and latency fit (``calibration.rolling_shutter``)."""
+    unit = motion.unit
+    verdict = ("applied" if motion.applied else
                "not applied: it did not fit the corners clearly better")
     lines = ["", (f"board motion (rolling shutter, capture latency): {verdict}; RMS "
-                  f"{motion['rms_px_uncorrected']:.3f} px uncorrected, "
-                  f"{motion['rms_px_corrected']:.3f} px corrected; latencies relative to the "
+                  f"{motion.rms_px_uncorrected:.3f} px uncorrected, "
+                  f"{motion.rms_px_corrected:.3f} px corrected; latencies relative to the "
                   "root camera")]
-    for name, c in motion["cameras"].items():
-        bound = {k: " (a bound, not measured)" if c[f"{k}_at_bound"] else ""
-                 for k in ("offset", "readout")}
-        if c["readout_at_bound"] and c[f"readout_{unit}"] == 0:
+    for name, c in motion.cameras.items():
+        bound = {"offset": " (a bound, not measured)" if c.offset_at_bound else "",
+                 "readout": " (a bound, not measured)" if c.readout_at_bound else ""}
+        if c.readout_at_bound and c.readout == 0:
             bound["readout"] = " (none measurable: a global shutter, or too little motion)"
-        fit = (f"latency {c[f'offset_{unit}']:+.1f} {unit}{bound['offset']}, frame readout "
-               f"{c[f'readout_{unit}']:.1f} {unit}{bound['readout']}")
-        lines.append(f"  {name:<12}" + (fit if c["fitted"] else "too few moving corners to fit"))
+        fit = (f"latency {c.offset:+.1f} {unit}{bound['offset']}, frame readout "
+               f"{c.readout:.1f} {unit}{bound['readout']}")
+        lines.append(f"  {name:<12}" + (fit if c.fitted else "too few moving corners to fit"))
     return lines
 
 

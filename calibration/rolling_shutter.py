@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +39,7 @@ from calibration.bundle import (
     seen_corners,
 )
 from calibration.detections import BoardDetections
+from calibration.result import CameraTiming, MotionReport
 from calibration.sync import SyncTable, frame_period
 
 FloatArray = NDArray[np.float64]
@@ -76,16 +76,14 @@ class MotionTiming:
     rms_px: tuple[float, float]
     unit: str
 
-    def as_report(self, names: Sequence[str]) -> dict[str, Any]:
-        """A plain dict for the calibration report."""
+    def as_report(self, names: Sequence[str]) -> MotionReport:
+        """The calibration report's part, cameras named ``names``, times in ms or frames."""
         scale, unit = (1000.0, "ms") if self.unit == "s" else (1.0, "frames")
-        return {"applied": self.applied, "rms_px_uncorrected": self.rms_px[0],
-                "rms_px_corrected": self.rms_px[1], "unit": unit,
-                "cameras": {n: {"fitted": bool(f), f"offset_{unit}": float(scale * o),
-                                f"readout_{unit}": float(scale * r),
-                                "offset_at_bound": bool(b[0]), "readout_at_bound": bool(b[1])}
-                            for n, o, r, f, b in zip(names, self.offset, self.readout,
-                                                     self.fitted, self.at_bound)}}
+        cameras = {n: CameraTiming(bool(f), float(scale * o), float(scale * r), bool(b[0]),
+                                   bool(b[1]))
+                   for n, o, r, f, b in zip(names, self.offset, self.readout, self.fitted,
+                                            self.at_bound)}
+        return MotionReport(self.applied, self.rms_px[0], self.rms_px[1], unit, cameras)
 
 
 def corner_velocities(det: BoardDetections, times: FloatArray | None = None) -> FloatArray:
@@ -257,7 +255,7 @@ def board_motion(detections: Mapping[str, BoardDetections],
 
 def compensate_rig(bundle: BundleResult, detections: Mapping[str, BoardDetections],
                    motion: BoardMotion, obj: FloatArray, refine: list[bool], root: str
-                   ) -> tuple[BundleResult, dict[str, Any]]:
+                   ) -> tuple[BundleResult, MotionReport]:
     """:func:`compensate` for a rig's adjustment of synchronized ``detections`` (the root
     camera's pose held, intrinsics refined where ``refine``; cameras of one image size share a
     line time): the adjustment kept and the report's timing (``MotionTiming.as_report``)."""

@@ -19,7 +19,7 @@ corner of the session on or above it, seen in the most views, then the most leve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,40 @@ HORIZON_MAX_DEG = 60.0          # horizon up this close to the mean image up (sa
 _NO_FLOOR = ("no board view lying on the floor was found, so Z up is the cameras' up ({how}) "
              "and the origin lies below their centre at the lowest board corner; to set the "
              "floor, film the board lying flat on the floor where 2 or more cameras see it")
+
+
+@dataclass(frozen=True)
+class WorldFrame:
+    """How the world frame was set (calibration.toml's ``[metadata.world_frame]``, the report).
+
+    Attributes:
+        method: "floor_board" (a board lying on the floor), "floor_points" (a plane through
+            given points), "cameras" (no floor: the cameras' up) or "camera" (a camera's own
+            frame).
+        camera: for "camera", whose frame.
+        frame: for "floor_board", the chosen view's frame (its origin and x axis are the
+            world's).
+        chosen: for "floor_board", "auto" (found) or "given".
+        floor_frames: for "floor_board", the views the floor plane was fitted to.
+        cameras_above: for "floor_board", how many cameras lie above the floor.
+        how: for "floor_board", a sentence on how the floor was chosen.
+        warning: a doubt about the world frame, or None.
+    """
+
+    method: str
+    camera: str | None = None
+    frame: int | None = None
+    chosen: str | None = None
+    floor_frames: tuple[int, ...] | None = None
+    cameras_above: int | None = None
+    how: str | None = None
+    warning: str | None = None
+
+    def to_table(self) -> dict[str, Any]:
+        """The fields that are set, as TOML values, in the order above."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
+                if v is not None}
 
 
 @dataclass(frozen=True)
@@ -78,18 +112,19 @@ class FloorBoard:
 
 def align_world(rig: CameraRig, board: BoardPoses, object_points: FloatArray, *,
                 floor_frame: int | str | None = "auto", floor_points: FloatArray | None = None,
-                weights: FloatArray | None = None) -> tuple[CameraRig, dict[str, Any]]:
+                weights: FloatArray | None = None) -> tuple[CameraRig, WorldFrame]:
     """Move ``rig`` into the world frame; see :func:`world_transform` for the arguments.
 
     Returns:
-        (the rig in the new frame, its description), the description also stored in
-        ``rig.extra["metadata"]["world_frame"]`` so that it is written to calibration.toml.
+        (the rig in the new frame, its description), the description also stored (as its
+        ``to_table()``) in ``rig.extra["metadata"]["world_frame"]`` so that it is written to
+        calibration.toml.
     """
     R, t, description = world_transform(rig, board, object_points, floor_frame=floor_frame,
                                         floor_points=floor_points, weights=weights)
     moved = rig.transformed(R, t)
     metadata = dict(moved.extra.get("metadata", {}))
-    metadata["world_frame"] = description
+    metadata["world_frame"] = description.to_table()
     return CameraRig(moved.cameras, {**moved.extra, "metadata": metadata}), description
 
 
@@ -102,7 +137,7 @@ def world_transform(rig: CameraRig, board: BoardPoses, object_points: FloatArray
                     floor_frame: int | str | None = "auto",
                     floor_points: FloatArray | None = None,
                     weights: FloatArray | None = None
-                    ) -> tuple[FloatArray, FloatArray, dict[str, Any]]:
+                    ) -> tuple[FloatArray, FloatArray, WorldFrame]:
     """The rigid motion (R (3, 3), t (3,)) with ``x_world = R @ x_current + t``.
 
     Args:
@@ -115,16 +150,14 @@ def world_transform(rig: CameraRig, board: BoardPoses, object_points: FloatArray
         weights: (F,) how well each board pose is known (e.g. corners observed); among the
             views of the floor, the best known gives the origin and x axis.
     Returns:
-        R, t and a description: "method" (floor_board, floor_points or cameras), for a floor
-        board "frame", "chosen" (auto or given), "floor_frames" (the views the floor plane was
-        fitted to), "cameras_above", "how" (a sentence), and "warning" where any.
+        R, t and the WorldFrame describing them (method floor_board, floor_points or cameras).
     Raises:
         CalibrationError: a given floor frame is not among the board poses, too few floor
             points or all on one line, or no floor and the cameras' up directions cancel.
     """
     if floor_points is not None:
-        R, t, notes = _from_floor_points(rig, np.asarray(floor_points, float))
-        return R, t, {"method": "floor_points", **notes}
+        R, t, warning = _from_floor_points(rig, np.asarray(floor_points, float))
+        return R, t, WorldFrame("floor_points", warning=warning)
     cameras = cameras_up(rig)
     if isinstance(floor_frame, (int, np.integer)):
         hits = np.flatnonzero(board.frames == floor_frame)
@@ -150,7 +183,7 @@ def world_transform(rig: CameraRig, board: BoardPoses, object_points: FloatArray
                                "so which way is up is unknown; film the board lying flat on "
                                "the floor where 2 or more cameras see it, or give floor points")
     return (*_from_cameras(rig, board, object_points, cameras.up),
-            {"method": "cameras", "warning": _NO_FLOOR.format(how=cameras.how)})
+            WorldFrame("cameras", warning=_NO_FLOOR.format(how=cameras.how)))
 
 
 def cameras_up(rig: CameraRig) -> CamerasUp:
@@ -220,7 +253,7 @@ def _given_floor(board: BoardPoses, object_points: FloatArray, index: int, rig: 
 
 
 def _floor_description(board: BoardPoses, floor: FloorBoard, rig: CameraRig,
-                       cameras: CamerasUp, chosen: str) -> dict[str, Any]:
+                       cameras: CamerasUp, chosen: str) -> WorldFrame:
     """What calibration.toml and the report say about a floor board."""
     normal, height = _view_planes(board, rig)
     heights = rig.centers @ normal[floor.index] - height[floor.index]      # (C,)
@@ -231,22 +264,20 @@ def _floor_description(board: BoardPoses, floor: FloorBoard, rig: CameraRig,
     how = (f"the lowest board plane with all {len(rig)} cameras above it, seen in "
            f"{floor.views.size} views, {tilt}" if chosen == "auto" else
            f"frame {frame} as given, {floor.views.size} views in its plane, {tilt}")
-    description: dict[str, Any] = {
-        "method": "floor_board", "frame": frame, "chosen": chosen,
-        "floor_frames": [int(f) for f in board.frames[floor.views]],
-        "cameras_above": len(rig) - len(below), "how": how}
+    warning = None
     if below:
-        description["warning"] = (f"cameras {', '.join(below)} are below the plane of the board "
-                                  f"in frame {frame}: is it lying on the floor?")
+        warning = (f"cameras {', '.join(below)} are below the plane of the board in frame "
+                   f"{frame}: is it lying on the floor?")
     elif floor.tilt_deg > FLOOR_MAX_TILT_DEG:
-        description["warning"] = (f"the board in frame {frame} is {floor.tilt_deg:.0f} degrees "
-                                  f"from the cameras' up: is it lying on the floor?")
+        warning = (f"the board in frame {frame} is {floor.tilt_deg:.0f} degrees from the "
+                   f"cameras' up: is it lying on the floor?")
     elif cameras.up is None:
-        description["warning"] = (f"the cameras' up directions cancel out, so nothing confirms "
-                                  f"that the board in frame {frame} lies on the floor (rather "
-                                  f"than against a wall); check the world frame, or give "
-                                  f"floor_frame")
-    return description
+        warning = (f"the cameras' up directions cancel out, so nothing confirms that the board "
+                   f"in frame {frame} lies on the floor (rather than against a wall); check the "
+                   f"world frame, or give floor_frame")
+    return WorldFrame("floor_board", frame=frame, chosen=chosen,
+                      floor_frames=tuple(int(f) for f in board.frames[floor.views]),
+                      cameras_above=len(rig) - len(below), how=how, warning=warning)
 
 
 def _view_planes(board: BoardPoses, rig: CameraRig) -> tuple[FloatArray, FloatArray]:
@@ -299,7 +330,7 @@ def _from_board(board: BoardPoses, object_points: FloatArray, floor: FloorBoard,
 
 
 def _from_floor_points(rig: CameraRig, points: FloatArray
-                       ) -> tuple[FloatArray, FloatArray, dict[str, Any]]:
+                       ) -> tuple[FloatArray, FloatArray, str | None]:
     """A plane fitted to (N, 3) floor points; a warning where cameras lie below it."""
     points = points[np.isfinite(points).all(axis=1)]
     if points.shape[0] < 3:
@@ -316,9 +347,9 @@ def _from_floor_points(rig: CameraRig, points: FloatArray
     if normal @ (rig.centers.mean(axis=0) - center) < 0:
         normal = -normal
     below = [c.name for c, z in zip(rig, (rig.centers - center) @ normal) if z <= 0]
-    notes = ({"warning": f"cameras {', '.join(below)} are below the plane of the floor points: "
-                        f"are they on the floor?"} if below else {})
-    return (*_frame_below_cameras(rig, normal, center), notes)
+    warning = (f"cameras {', '.join(below)} are below the plane of the floor points: are they "
+               f"on the floor?" if below else None)
+    return (*_frame_below_cameras(rig, normal, center), warning)
 
 
 def _from_cameras(rig: CameraRig, board: BoardPoses, object_points: FloatArray,

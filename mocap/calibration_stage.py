@@ -20,7 +20,7 @@ import numpy as np
 
 from calibration.board import Board, load_board
 from calibration.board_scan import detect_all
-from calibration.calibrate import CalibrationResult, calibrate, require_cameras
+from calibration.calibrate import calibrate, require_cameras
 from calibration.camera import Camera, CameraRig
 from calibration.compare import CameraDifference, compare_rigs
 from calibration.detections import BoardDetections
@@ -29,6 +29,7 @@ from calibration.footage import find_footage, image_files
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, read_intrinsics, write_calibration
 from calibration.report import write_report
+from calibration.result import CalibrationResult
 from calibration.sync import footage_times
 from mocap.cache import fingerprint, load_cached, store_cached
 from mocap.run_outputs import RunOutputs

@@ -106,7 +106,7 @@ def format_calibration(cal: SessionCalibration) -> list[str]:
     """Lines on where the cameras came from, their RMS and (synthetic sessions) their errors."""
     lines = [f"calibration: {cal.source}"]
     if cal.result is not None:
-        rms = {n: c["rms_px"] for n, c in cal.result.report["cameras"].items()}
+        rms = {n: c.rms_px for n, c in cal.result.report.cameras.items()}
         lines.append("  reprojection RMS: " + ", ".join(f"{n} {v:.3f} px" for n, v in rms.items()))
     if cal.truth:
         lines.append("  against the true cameras (after one rigid alignment): " + ", ".join(

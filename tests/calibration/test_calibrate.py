@@ -12,7 +12,7 @@ import pytest
 
 from calibration.board import Board
 from calibration.bundle_problem import BundleProblem
-from calibration.calibrate import CalibrationResult, calibrate
+from calibration.calibrate import calibrate
 from calibration.camera import CameraRig
 from calibration.compare import compare_rigs
 from calibration.config import CalibrationConfig
@@ -21,6 +21,7 @@ from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError, CalibrationError, CameraGraphError
 from calibration.io import read_calibration, write_calibration
 from calibration.report import write_report
+from calibration.result import CalibrationResult
 from mocap.synthetic.board_observations import (
     floor_board_poses,
     forbid_shared_views,
@@ -89,9 +90,9 @@ def assert_acceptance(truth: CameraRig, result: CalibrationResult) -> None:
     assert errors[:, 1].max() < 0.1
     assert errors[:, 2].max() < 3.0
     assert max(c.extra["rms"] for c in result.rig) < 0.5
-    assert result.report["world_frame"]["method"] == "floor_board"
-    assert result.report["warnings"] == [] or all("distortion" in w
-                                                  for w in result.report["warnings"])
+    assert result.report.world_frame.method == "floor_board"
+    assert result.report.warnings == [] or all("distortion" in w
+                                               for w in result.report.warnings)
 
 
 def test_ring_of_six_meets_the_acceptance_numbers(ring6):
@@ -112,7 +113,7 @@ def test_filmed_ring_of_six_meets_the_acceptance_numbers():
 def test_world_frame_comes_from_the_floor_board(ring6):
     truth, _, result = ring6
     np.testing.assert_allclose(result.rig.centers, truth.centers, atol=0.01)
-    floor = result.report["world_frame"]["frame"]
+    floor = result.report.world_frame.frame
     i = np.searchsorted(result.board_poses.frames, floor)
     assert abs(result.board_poses.t[i, 2]) < 0.002
 
@@ -120,16 +121,17 @@ def test_world_frame_comes_from_the_floor_board(ring6):
 def test_report_and_calibration_file(ring6, tmp_path):
     _, detections, result = ring6
     report = result.report
-    assert set(report["cameras"]) == set(detections)
-    assert report["bundle"]["rms_px"] < 0.5 and report["frames_multi_view"] > 200
-    assert report["bundle"]["converged"] and report["bundle"]["iterations"] > 0
-    assert all(c["intrinsics"] == "refined" and c["intrinsics_from"] == "solved"
-               and c["behind_camera"] == 0 for c in report["cameras"].values())
-    assert any(e["in_tree"] for e in report["graph_edges"])
+    assert set(report.cameras) == set(detections)
+    assert report.bundle.rms_px < 0.5 and report.frames_multi_view > 200
+    assert report.bundle.converged and report.bundle.iterations > 0
+    assert all(c.intrinsics == "refined" and c.intrinsics_from == "solved"
+               and c.behind_camera == 0 for c in report.cameras.values())
+    assert any(e.in_tree for e in report.graph_edges)
     paths = write_report(result, tmp_path)
     text = (tmp_path / "calibration_report.txt").read_text()
     assert all(name in text for name in detections) and "RMS" in text
     assert "converged" in text and "NOT CONVERGE" not in text.upper()
+    assert f"\n  {report.world_frame.how}\n" in text        # how the floor board was chosen
     top = cv2.imread(str(tmp_path / "cameras_top_down.png"))
     assert top.shape == (800, 800, 3) and (top < 250).any()
     coverage = cv2.imread(str(tmp_path / "coverage_cam_1.png"))
@@ -147,7 +149,7 @@ def test_camera_linked_only_through_other_cameras():
     far = [("cam_1", "cam_3"), ("cam_1", "cam_4"), ("cam_1", "cam_5")]
     detections = forbid_shared_views(detections, far)
     result = calibrate(detections, board)
-    edges = {tuple(e["cameras"]) for e in result.report["graph_edges"]}
+    edges = {e.cameras for e in result.report.graph_edges}
     assert not edges & set(far)
     errors = aligned_errors(result, truth)
     assert errors[:, 1].max() < 0.15 and errors[:, 2].max() < 5.0
@@ -184,8 +186,8 @@ def test_given_intrinsics_are_kept_and_frames_are_matched_by_time():
                        frame_times=times)
     np.testing.assert_array_equal(result.rig["cam_1"].K, truth["cam_1"].K)
     np.testing.assert_array_equal(result.rig["cam_1"].dist, truth["cam_1"].dist)
-    assert result.report["cameras"]["cam_1"]["intrinsics"] == "given"
-    assert result.report["cameras"]["cam_2"]["refined"]
+    assert result.report.cameras["cam_1"].intrinsics == "given"
+    assert result.report.cameras["cam_2"].refined
     errors = aligned_errors(result, truth)          # frames 4 apart would be far off
     assert errors[:, 1].max() < 0.25 and errors[:, 2].max() < 10.0
 
@@ -196,7 +198,7 @@ def test_unsynchronised_frames_are_flagged_not_hidden():
     detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames - 4, late.xy,
                                           late.n_frames).select(late.frames >= 4)
     result = calibrate(detections, board)
-    flagged = [w for w in result.report["warnings"] if "synchronised" in w]
+    flagged = [w for w in result.report.warnings if "synchronised" in w]
     assert any(w.startswith("camera cam_2: ") for w in flagged)
 
 
@@ -211,8 +213,8 @@ def test_given_intrinsics_with_skew_are_kept_exactly():
     result = calibrate(s.detections, s.board, intrinsics={"cam_1": skewed})
     np.testing.assert_array_equal(result.rig["cam_1"].K, skewed.K)
     np.testing.assert_array_equal(result.rig["cam_1"].dist, skewed.dist)
-    assert result.report["cameras"]["cam_1"]["intrinsics"] == "given"
-    assert result.report["cameras"]["cam_1"]["rms_px"] < 0.5
+    assert result.report.cameras["cam_1"].intrinsics == "given"
+    assert result.report.cameras["cam_1"].rms_px < 0.5
 
 
 def with_cx(camera, cx):
@@ -241,11 +243,9 @@ def test_given_intrinsics_refined_on_request_are_reported_as_refined():
     truth, board, detections = projected_session(3, 90, seed=8)
     result = calibrate(detections, board, CalibrationConfig(refine_intrinsics=True),
                        intrinsics={"cam_1": truth["cam_1"]})
-    cameras = result.report["cameras"]
-    assert (cameras["cam_1"]["intrinsics"], cameras["cam_1"]["intrinsics_from"]) == (
-        "refined", "given")
-    assert (cameras["cam_2"]["intrinsics"], cameras["cam_2"]["intrinsics_from"]) == (
-        "refined", "solved")
+    cameras = result.report.cameras
+    assert (cameras["cam_1"].intrinsics, cameras["cam_1"].intrinsics_from) == ("refined", "given")
+    assert (cameras["cam_2"].intrinsics, cameras["cam_2"].intrinsics_from) == ("refined", "solved")
 
 
 def test_an_adjustment_that_did_not_converge_is_reported_and_warned(monkeypatch):
@@ -259,6 +259,6 @@ def test_an_adjustment_that_did_not_converge_is_reported_and_warned(monkeypatch)
 
     monkeypatch.setattr(BundleProblem, "solve", one_iteration)
     result = calibrate(detections, board)
-    assert result.report["bundle"]["converged"] is False
-    assert "max_iterations" in result.report["bundle"]["stop_reason"]
-    assert any("did not converge" in w for w in result.report["warnings"])
+    assert result.report.bundle.converged is False
+    assert "max_iterations" in result.report.bundle.stop_reason
+    assert any("did not converge" in w for w in result.report.warnings)

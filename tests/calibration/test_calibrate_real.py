@@ -120,12 +120,12 @@ def test_caliscope_with_its_intrinsics_matches_its_poses(caliscope):
                        frame_times=times)
     errors = relative_pose_errors(result.rig, reference)
     assert errors[:, 0].max() < 1.5 and errors[:, 1].max() < 25.0
-    assert result.report["bundle"]["rms_px"] < 0.6
-    motion = result.report["motion"]
-    assert motion["applied"]            # a 720p webcam reads a frame out in about 10-33 ms
-    assert all(5.0 < c["readout_ms"] < 35.0 for c in motion["cameras"].values())
-    assert result.report["frame_shifts"]["cameras"] == {"cam_1": -1}
-    assert not any(c["offset_at_bound"] for c in motion["cameras"].values())
+    assert result.report.bundle.rms_px < 0.6
+    motion = result.report.motion
+    assert motion.applied and motion.unit == "ms"   # a 720p webcam reads a frame out in 10-33 ms
+    assert all(5.0 < c.readout < 35.0 for c in motion.cameras.values())
+    assert result.report.frame_shifts.cameras == {"cam_1": -1}
+    assert not any(c.offset_at_bound for c in motion.cameras.values())
     for cam, ref in zip(result.rig, reference):
         np.testing.assert_array_equal(cam.K, ref.K)
     assert board_geometry_mm(result, board) < 1.2
@@ -145,7 +145,7 @@ def test_caliscope_with_intrinsics_from_its_videos(caliscope):
     result = calibrate(detections, board, frame_times=times)
     errors = relative_pose_errors(result.rig, reference)
     assert errors[:, 0].max() < 3.0 and errors[:, 1].max() < 40.0
-    assert any("kept from its own views" in w for w in result.report["warnings"])
+    assert any("kept from its own views" in w for w in result.report.warnings)
     focal = [c.K[0, 0] / r.K[0, 0] - 1 for c, r in zip(result.rig, reference)]
     assert np.abs(focal).max() < 0.025                    # measured: 1.96 % (cam_2)
     assert board_geometry_mm(result, board) < 1.2

@@ -10,6 +10,7 @@ from calibration.calibrate import calibrate
 from calibration.config import CalibrationConfig
 from calibration.detections import BoardDetections
 from calibration.frame_shift import combined, shifted_inputs, suspect_shifts
+from calibration.result import CameraTiming, MotionReport
 from mocap.synthetic.board_observations import GridBoard
 from mocap.synthetic.rolling_board import film_board
 from mocap.synthetic.studio import ring_rig
@@ -30,15 +31,16 @@ def test_a_camera_one_frame_off_its_timestamps_is_moved(studio):
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=2)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
                        frame_times=times)
-    shifts = result.report["frame_shifts"]
-    assert shifts["cameras"] == {"cam_3": 1}
-    assert shifts["rms_px"][1] < 0.5 * shifts["rms_px"][0]
-    motion, root = result.report["motion"], result.report["root_camera"]
-    for name, fit in motion["cameras"].items():        # the latency left is the true one
+    shifts = result.report.frame_shifts
+    assert shifts.cameras == {"cam_3": 1}
+    assert shifts.rms_px[1] < 0.5 * shifts.rms_px[0]
+    motion, root = result.report.motion, result.report.root_camera
+    assert motion.unit == "ms"
+    for name, fit in motion.cameras.items():        # the latency left is the true one
         left = latency[name] - (name == "cam_3") / FPS - latency[root] + (root == "cam_3") / FPS
-        assert abs(fit["offset_ms"] - 1000 * left) < 1.5, name
-    assert result.report["bundle"]["rms_px"] < 0.15
-    named = [w for w in result.report["warnings"] if "moved them" in w]
+        assert abs(fit.offset - 1000 * left) < 1.5, name
+    assert result.report.bundle.rms_px < 0.15
+    named = [w for w in result.report.warnings if "moved them" in w]
     assert len(named) == 1 and named[0].startswith("camera cam_3: ") and "later" in named[0]
 
 
@@ -51,17 +53,18 @@ def test_a_camera_that_started_a_frame_late_in_lockstep_footage_is_moved(studio)
     detections["cam_2"] = BoardDetections("cam_2", late.image_size, late.frames[keep] - 1,
                                           late.xy[keep], late.n_frames - 1)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig})
-    assert result.report["frame_shifts"]["cameras"] == {"cam_2": 1}
-    assert result.report["motion"]["unit"] == "frames"
-    assert result.report["bundle"]["rms_px"] < 0.3     # 2 ms frame jitter unknown: see ^
+    assert result.report.frame_shifts.cameras == {"cam_2": 1}
+    assert result.report.motion.unit == "frames"
+    assert result.report.bundle.rms_px < 0.3     # 2 ms frame jitter unknown: see ^
     assert any(w.startswith("camera cam_2: ") and "index" in w
-               for w in result.report["warnings"])
+               for w in result.report.warnings)
 
 
-def _motion(offsets: dict[str, float], at_bound: set[str], applied: bool = True) -> dict:
-    return {"applied": applied, "unit": "ms",
-            "cameras": {n: {"fitted": True, "offset_ms": o, "offset_at_bound": n in at_bound}
-                        for n, o in offsets.items()}}
+def _motion(offsets: dict[str, float], at_bound: set[str], applied: bool = True
+            ) -> MotionReport:
+    return MotionReport(applied, 1.0, 1.0, "ms",
+                        {n: CameraTiming(True, o, 0.0, n in at_bound, False)
+                         for n, o in offsets.items()})
 
 
 def test_suspects_are_the_cameras_on_the_bound_or_the_root_when_all_others_are():
@@ -71,7 +74,6 @@ def test_suspects_are_the_cameras_on_the_bound_or_the_root_when_all_others_are()
     assert suspect_shifts(everyone, "a") == {"a": -1}
     assert suspect_shifts(_motion({"a": 0.0, "b": -83.0}, {"b"}), "a") == {"b": -1}
     assert suspect_shifts(_motion({"a": 0.0, "b": -83.0}, {"b"}, applied=False), "a") == {}
-    assert suspect_shifts({}, "a") == {}
 
 
 def test_shifted_inputs_move_times_by_periods_or_the_index_sync():

@@ -36,18 +36,18 @@ def test_readout_and_latency_are_recovered(studio):
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
                        frame_times=times)
-    motion = result.report["motion"]
-    assert motion["applied"] and motion["unit"] == "ms"
-    root = result.report["root_camera"]
-    for name, fit in motion["cameras"].items():
+    motion = result.report.motion
+    assert motion.applied and motion.unit == "ms"
+    root = result.report.root_camera
+    for name, fit in motion.cameras.items():
         # the fitted latency refers to the middle row and to the root camera
         middle = latency[name] + readout[name] / 2 - latency[root] - readout[root] / 2
-        assert fit["fitted"] and not fit["offset_at_bound"]
-        assert abs(fit["readout_ms"] - 1000 * readout[name]) < 2.0, name
-        assert abs(fit["offset_ms"] - 1000 * middle) < 1.0, name
+        assert fit.fitted and not fit.offset_at_bound
+        assert abs(fit.readout - 1000 * readout[name]) < 2.0, name
+        assert abs(fit.offset - 1000 * middle) < 1.0, name
     # measured: 30.0, 20.2, 0.3, 25.0 ms; offsets within 0.2 ms; RMS 0.34 -> 0.14 px
-    assert result.report["bundle"]["rms_px"] < 0.15            # the 0.1 px noise per axis
-    assert motion["rms_px_uncorrected"] > 2 * result.report["bundle"]["rms_px"]
+    assert result.report.bundle.rms_px < 0.15            # the 0.1 px noise per axis
+    assert motion.rms_px_uncorrected > 2 * result.report.bundle.rms_px
     assert "board motion (rolling shutter, capture latency): applied" in format_report(result)
 
 
@@ -59,9 +59,10 @@ def test_cameras_of_one_model_share_their_readout(studio):
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=5)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
                        frame_times=times)
-    fits = result.report["motion"]["cameras"].values()
-    assert len({f["readout_ms"] for f in fits}) == 1
-    assert all(abs(f["readout_ms"] - 25.0) < 1.0 for f in fits)
+    assert result.report.motion.unit == "ms"
+    fits = result.report.motion.cameras.values()
+    assert len({f.readout for f in fits}) == 1
+    assert all(abs(f.readout - 25.0) < 1.0 for f in fits)
 
 
 @pytest.mark.parametrize(("late", "seed"), [("cam_3", 6), ("cam_2", 7)])
@@ -79,9 +80,9 @@ def test_a_camera_late_by_most_of_a_frame_is_named(studio, late, seed):
     detections, times = film_board(rig, board, latency, readout, 150, fps=FPS, seed=seed)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
                        frame_times=times, sync=sync_by_timestamps(times))
-    motion, root = result.report["motion"], result.report["root_camera"]
-    assert motion["applied"] and "frame_shifts" not in result.report
-    offset = {n: f["offset_ms"] for n, f in motion["cameras"].items()}   # relative to root
+    motion, root = result.report.motion, result.report.root_camera
+    assert motion.applied and motion.unit == "ms" and result.report.frame_shifts is None
+    offset = {n: f.offset for n, f in motion.cameras.items()}   # relative to root, ms
     # The late camera is found the latest, ahead of every other by more than a quarter of a
     # frame: its true lead is 23-27 ms, past the 16.7 ms (half a frame) the fit may reach, so
     # the bound, not the footage, caps what can be asked; blaming another camera gives <= 0.
@@ -91,12 +92,12 @@ def test_a_camera_late_by_most_of_a_frame_is_named(studio, late, seed):
     # On the bound: the late camera found later than the root, or, when it is the root, the
     # others found earlier than it (measured: cam_1 and cam_2; cam_4, itself 4 ms late, is
     # within the bound); the warnings say the same, camera by camera.
-    at_bound = {n: o for n, o in offset.items() if motion["cameras"][n]["offset_at_bound"]}
+    at_bound = {n: o for n, o in offset.items() if motion.cameras[n].offset_at_bound}
     if root == late:
         assert at_bound and all(o < 0 for o in at_bound.values())
     else:
         assert list(at_bound) == [late] and at_bound[late] > 0
-    named = [w for w in result.report["warnings"] if "frame times say" in w]
+    named = [w for w in result.report.warnings if "frame times say" in w]
     assert len(named) == len(at_bound)
     for name, warning in zip(at_bound, named):
         assert warning.startswith(f"camera {name}:") and f"relative to camera {root}" in warning
@@ -108,12 +109,12 @@ def test_without_frame_times_time_is_counted_in_frames(studio):
     latency, readout = LATENCY, READOUT
     detections, _ = film_board(rig, board, latency, readout, 150, fps=FPS, seed=3)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig})
-    motion = result.report["motion"]
-    assert motion["applied"] and motion["unit"] == "frames"
-    for name, fit in motion["cameras"].items():
-        assert abs(fit["readout_frames"] - FPS * readout[name]) < 0.1, name
+    motion = result.report.motion
+    assert motion.applied and motion.unit == "frames"
+    for name, fit in motion.cameras.items():
+        assert abs(fit.readout - FPS * readout[name]) < 0.1, name
     # the frames' 2 ms jitter is unknown without their times: 0.34 -> 0.25 px
-    assert result.report["bundle"]["rms_px"] < 0.8 * motion["rms_px_uncorrected"]
+    assert result.report.bundle.rms_px < 0.8 * motion.rms_px_uncorrected
 
 
 def test_a_global_shutter_rig_gets_no_correction(studio):
@@ -122,11 +123,12 @@ def test_a_global_shutter_rig_gets_no_correction(studio):
     detections, times = film_board(rig, board, zero, zero, 150, fps=FPS, seed=4)
     result = calibrate(detections, board, NO_FLOOR, intrinsics={c.name: c for c in rig},
                        frame_times=times)
-    motion = result.report["motion"]
-    for fit in motion["cameras"].values():
-        assert fit["readout_ms"] < 1.5 and abs(fit["offset_ms"]) < 1.0
-    assert result.report["bundle"]["rms_px"] < 0.2
-    assert "frame_shifts" not in result.report
+    motion = result.report.motion
+    assert motion.unit == "ms"
+    for fit in motion.cameras.values():
+        assert fit.readout < 1.5 and abs(fit.offset) < 1.0
+    assert result.report.bundle.rms_px < 0.2
+    assert result.report.frame_shifts is None
 
 
 def test_corner_velocities_central_one_sided_and_unknown():

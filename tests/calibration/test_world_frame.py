@@ -12,6 +12,7 @@ from calibration.extrinsics import BoardPoses
 from calibration.io import read_calibration, write_calibration
 from calibration.rotations import rodrigues_to_matrix
 from calibration.world_frame import (
+    WorldFrame,
     align_world,
     find_floor_board,
     transform_board_poses,
@@ -47,19 +48,19 @@ def assert_same_rig(a: CameraRig, b: CameraRig, atol: float = 1e-9) -> None:
 def test_floor_board_found_automatically_restores_the_world():
     truth_rig, truth_board, rig, board = scene()
     world, description = align_world(rig, board, OBJ)
-    assert description["method"] == "floor_board" and description["chosen"] == "auto"
-    assert description["frame"] == int(truth_board.frames[80])
-    assert description["floor_frames"] == truth_board.frames[80:].tolist()   # the still board
+    assert description.method == "floor_board" and description.chosen == "auto"
+    assert description.frame == int(truth_board.frames[80])
+    assert list(description.floor_frames) == truth_board.frames[80:].tolist()   # still board
     assert_same_rig(world, truth_rig)
-    assert world.extra["metadata"]["world_frame"] == description
+    assert world.extra["metadata"]["world_frame"] == description.to_table()
 
 
 def test_floor_board_given_by_frame_index():
     truth_rig, truth_board, rig, board = scene()
     frame = int(truth_board.frames[81])
     R, t, description = world_transform(rig, board, OBJ, floor_frame=frame)
-    assert description["method"] == "floor_board" and description["chosen"] == "given"
-    assert description["frame"] == frame and "warning" not in description
+    assert description.method == "floor_board" and description.chosen == "given"
+    assert description.frame == frame and description.warning is None
     assert_same_rig(rig.transformed(R, t), truth_rig)
     with pytest.raises(CalibrationError, match=r"world frame: frame 3 has no board pose"):
         world_transform(rig, board, OBJ, floor_frame=3)
@@ -83,7 +84,7 @@ def test_floor_points_set_up_and_height():
     Rm, tm = _motion(truth_rig, rig)
     R, t, description = world_transform(rig, board, OBJ, floor_points=floor @ Rm.T + tm)
     world = rig.transformed(R, t)
-    assert description == {"method": "floor_points"}
+    assert description == WorldFrame("floor_points")
     np.testing.assert_allclose(world.centers[:, 2], truth_rig.centers[:, 2], atol=1e-9)
     horizontal = np.linalg.norm(world.centers[:, :2], axis=1)
     np.testing.assert_allclose(horizontal, np.linalg.norm(truth_rig.centers[:, :2]
@@ -95,8 +96,8 @@ def test_floor_points_set_up_and_height():
 def test_without_a_floor_the_cameras_set_up_with_a_warning():
     truth_rig, truth_board, rig, board = scene(floor=False, seed=2)
     world, description = align_world(rig, board, OBJ)
-    assert description["method"] == "cameras"
-    assert "film the board lying flat on the floor" in description["warning"]
+    assert description.method == "cameras"
+    assert "film the board lying flat on the floor" in description.warning
     heights = world.centers[:, 2]
     lowest = truth_board.corners(OBJ)[..., 2].min()
     np.testing.assert_allclose(heights, truth_rig.centers[:, 2] - lowest, atol=0.1)
@@ -108,8 +109,21 @@ def test_description_is_written_to_the_calibration_file(tmp_path):
     _, _, rig, board = scene()
     world, description = align_world(rig, board, OBJ)
     back = read_calibration(write_calibration(world, tmp_path / "calibration.toml"))
-    assert back.extra["metadata"]["world_frame"] == description
+    assert back.extra["metadata"]["world_frame"] == description.to_table()
     assert back.names == world.names
+
+
+def test_description_table_holds_what_the_method_sets_in_a_fixed_order():
+    """calibration.toml's [metadata.world_frame] as before the description was typed: the keys
+    of its method only, method first, warning last."""
+    _, _, rig, board = scene()
+    _, floor = align_world(rig, board, OBJ)
+    assert list(floor.to_table()) == ["method", "frame", "chosen", "floor_frames",
+                                      "cameras_above", "how"]
+    assert isinstance(floor.to_table()["floor_frames"], list)
+    assert WorldFrame("camera", camera="cam_2").to_table() == {"method": "camera",
+                                                                "camera": "cam_2"}
+    assert list(WorldFrame("cameras", warning="no floor").to_table()) == ["method", "warning"]
 
 
 def _motion(truth: CameraRig, moved: CameraRig):

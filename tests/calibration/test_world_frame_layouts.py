@@ -67,9 +67,9 @@ def world_errors(world: CameraRig, truth: CameraRig) -> tuple[float, float]:
 def test_floor_board_found_and_measured_on_arcs_and_rings(n_cameras, span_deg, seed):
     truth_rig, _, floor_frames, rig, board = studio_scene(n_cameras, span_deg, seed)
     world, description = align_world(rig, board, OBJ)
-    assert description["method"] == "floor_board"
-    assert description["frame"] in floor_frames
-    assert set(description["floor_frames"]) == set(floor_frames)
+    assert description.method == "floor_board"
+    assert description.frame in floor_frames
+    assert set(description.floor_frames) == set(floor_frames)
     up, height = world_errors(world, truth_rig)
     assert up < MAX_UP_DEG and height < MAX_HEIGHT_M
 
@@ -77,11 +77,11 @@ def test_floor_board_found_and_measured_on_arcs_and_rings(n_cameras, span_deg, s
 def test_description_says_how_the_floor_was_chosen():
     _, _, floor_frames, rig, board = studio_scene(4, 120.0, 0)
     _, _, description = world_transform(rig, board, OBJ)
-    assert description["chosen"] == "auto"
-    assert description["cameras_above"] == 4
-    assert "lowest" in description["how"] and "cameras' up" in description["how"]
+    assert description.chosen == "auto"
+    assert description.cameras_above == 4
+    assert "lowest" in description.how and "cameras' up" in description.how
     _, _, given = world_transform(rig, board, OBJ, floor_frame=int(floor_frames[3]))
-    assert given["chosen"] == "given" and given["frame"] == floor_frames[3]
+    assert given.chosen == "given" and given.frame == floor_frames[3]
 
 
 def test_a_given_floor_frame_with_cameras_below_its_plane_is_warned():
@@ -90,8 +90,8 @@ def test_a_given_floor_frame_with_cameras_below_its_plane_is_warned():
     side = np.sign((truth_rig.centers - truth.t[0]) @ truth.R[0, :, 2])
     assert set(side) == {-1.0, 1.0}                         # the view has cameras both sides
     _, _, description = world_transform(rig, board, OBJ, floor_frame=int(board.frames[0]))
-    assert description["cameras_above"] < 6
-    assert "are below the plane of the board" in description["warning"]
+    assert description.cameras_above < 6
+    assert "are below the plane of the board" in description.warning
 
 
 def test_board_tilted_low_at_the_back_of_the_volume_is_not_the_floor():
@@ -108,7 +108,7 @@ def test_board_tilted_low_at_the_back_of_the_volume_is_not_the_floor():
     normal = -R_back[:, 2]
     assert (corners[:-1] @ normal >= corners[-1] @ normal).all()   # truly the lowest plane
     world, description = align_world(truth_rig, extra, OBJ)
-    assert description["frame"] in floor_frames
+    assert description.frame in floor_frames
     assert world_errors(world, truth_rig)[0] < 1e-6
 
 
@@ -117,8 +117,8 @@ def test_without_a_floor_an_arc_takes_up_from_the_cameras_level_horizons():
     image up of this arc is 14 degrees off."""
     truth_rig, _, _, rig, board = studio_scene(4, 120.0, 0, floor=False)
     world, description = align_world(rig, board, OBJ)
-    assert description["method"] == "cameras"
-    assert "level horizons" in description["warning"]
+    assert description.method == "cameras"
+    assert "level horizons" in description.warning
     assert world_errors(world, truth_rig)[0] < 1e-6
 
 
@@ -137,8 +137,8 @@ def test_cameras_whose_up_directions_cancel_give_an_error_without_a_floor():
     with pytest.raises(CalibrationError, match=r"cameras' up directions .*cancel"):
         world_transform(rig, truth, OBJ, floor_frame=None)
     _, _, description = world_transform(rig, truth, OBJ)      # a floor board, but unconfirmed
-    assert description["frame"] in floor_frames
-    assert "nothing confirms" in description["warning"]
+    assert description.frame in floor_frames
+    assert "nothing confirms" in description.warning
 
 
 def test_floor_points_on_one_line_are_an_error():
@@ -158,8 +158,8 @@ def test_calibrated_arc_takes_its_world_frame_from_the_floor_board(seed):
     truth = studio_rig(4, span_deg=120.0, seed=seed)
     s = simulate_board_session(truth, board=BOARD, n_frames=300, n_floor_frames=10, seed=seed)
     result = calibrate(s.detections, BOARD)
-    description = result.report["world_frame"]
-    assert description["method"] == "floor_board" and description["frame"] in s.floor_frames
-    assert set(description["floor_frames"]) <= set(s.floor_frames)
+    description = result.report.world_frame
+    assert description.method == "floor_board" and description.frame in s.floor_frames
+    assert set(description.floor_frames) <= set(s.floor_frames)
     up, height = world_errors(result.rig, truth)
     assert up < MAX_UP_DEG and height < MAX_HEIGHT_M
