@@ -18,6 +18,7 @@ from calibration.errors import CalibrationError
 from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix
 
 FloatArray = NDArray[np.float64]
+MAX_FOLDED_SHARE = 0.05        # of the image that may lie beyond a lens's fold (its corners)
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,9 +179,12 @@ class Camera:
         return distortion.distort_pinhole(xy, self.dist, self._fold_parameter)
 
     def fold_in_image(self, samples: int = 97) -> str | None:
-        """Whether the lens folds back inside the image: None when every pixel is reached within
-        :attr:`fold_radius`, else a sentence saying where it folds and how much of the image
-        lies beyond (judged on a ``samples`` x ``samples`` grid of pixels, corners included).
+        """Whether the lens folds back inside the image: None when at most MAX_FOLDED_SHARE of
+        the image lies beyond :attr:`fold_radius` (the extreme corners, where a calibration
+        board is rarely seen and the fitted polynomial extrapolates; those pixels undistort to
+        NaN, never to a wrong point), else a sentence saying where it folds and how much of
+        the image lies beyond (judged on a ``samples`` x ``samples`` grid of pixels, corners
+        included).
 
         A fisheye image reaching past 90 degrees is not a fold: those pixels are beyond what
         the model describes and undistort to NaN, not to wrong directions.
@@ -192,7 +196,7 @@ class Camera:
         grid = np.stack(np.meshgrid(np.linspace(0, w - 1, samples),
                                     np.linspace(0, h - 1, samples)), axis=-1)  # (S, S, 2)
         lost = np.isnan(self.undistort(grid)[..., 0])
-        if not lost.any():
+        if lost.mean() <= MAX_FOLDED_SHARE:
             return None
         corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], float)
         corner = np.max(np.hypot(*((corners - self.K[:2, 2]) / np.diag(self.K)[:2]).T))

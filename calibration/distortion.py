@@ -106,9 +106,10 @@ def undistort_pinhole(distorted: FloatArray, d: FloatArray, fold: float) -> Floa
     tx, ty = flat[todo, 0], flat[todo, 1]                                   # (n,) targets
     x, y = _pull_inside(tx.copy(), ty.copy(), np.zeros_like(tx), np.zeros_like(ty), fold)
     for _ in range(_NEWTON_STEPS):
-        sx, sy, r2 = _pinhole_newton_step(x, y, tx, ty, d)
-        done = sx * sx + sy * sy <= _STEP_TOL**2 * (1 + r2)                 # NaN: not done
-        x, y = _pull_inside(x - sx, y - sy, x, y, fold)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # unreachable: NaN
+            sx, sy, r2 = _pinhole_newton_step(x, y, tx, ty, d)
+            done = sx * sx + sy * sy <= _STEP_TOL**2 * (1 + r2)             # NaN: not done
+            x, y = _pull_inside(x - sx, y - sy, x, y, fold)
         if done.any():
             out[todo[done], 0], out[todo[done], 1] = x[done], y[done]
             left = ~done

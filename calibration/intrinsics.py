@@ -35,6 +35,7 @@ from calibration.errors import BoardNotFoundError, SolverError
 from calibration.extrinsics import ippe_poses
 from calibration.lens_model import (
     MODEL_EXTRAS,
+    admissible,
     candidates,
     information_gain,
     model_constraints,
@@ -240,8 +241,7 @@ def _select_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
     from ``start``: each round fits every extra not yet in the model and keeps the one whose
     ``lens_model.information_gain`` is largest, if positive with the Bayesian penalty (ln of
     the residual coordinates, ~9: one camera's views alone must pin the term clearly) and the
-    result stays plausible, its distortion growing over the whole image (a real lens does not
-    fold back inside its image; terms that make it fold past the board's views extrapolate).
+    result stays plausible.
     A term the views cannot pin lowers the error no more than noise would and is left out: it
     would only trade against the focal length and the principal point."""
     model: frozenset[str] = frozenset()
@@ -256,7 +256,7 @@ def _select_model(det: BoardDetections, obj: FloatArray, xy: FloatArray,
             variance = rss_trial / max(dof_base - n_intrinsics(trial), 1)
             gain = information_gain(rss, rss_trial, variance, extra, np.log(dof_base))
             if gain > 0 and (best is None or gain > best[0]) and not intrinsics_problems(
-                    fit[0], radius=data_radius(det, fit[0])) and fit[0].fold_in_image() is None:
+                    fit[0], radius=data_radius(det, fit[0])) and admissible(fit[0], extra):
                 best = (gain, trial, fit)
         if best is None:
             return camera, residual, std, model

@@ -63,6 +63,13 @@ def information_gain(rss: float, rss_richer: float, variance: float, extra: str,
     return (rss - rss_richer) / max(variance, 1e-300) - EXTRA_PARAMS[extra] * penalty
 
 
+def admissible(camera: Camera, extra: str) -> bool:
+    """Whether ``camera``, fitted with ``extra``, may keep it: k3 (the sixth power of the
+    radius, the term that extrapolates wildest beyond the board's views) only where the lens
+    then does not fold back inside the image (``Camera.fold_in_image``)."""
+    return extra != "k3" or camera.fold_in_image() is None
+
+
 def adjust_lens_terms(cameras: Sequence[Camera], board: BoardPoses, obs: Observations,
                       object_points: FloatArray, *, refine: Sequence[bool],
                       models: Sequence[frozenset[str]], fixed_camera: int, penalty: float
@@ -103,7 +110,7 @@ def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[
                        extra: str, penalty: float) -> list[int]:
     """The offered cameras whose squared errors, over the observations both adjustments kept,
     drop by more than the information criterion asks (variance: the richer fit's, all
-    cameras), and whose lens with the term still does not fold back inside the image."""
+    cameras)."""
     both = before.inliers & after.inliers
     sq_before, sq_after = before.residuals**2, after.residuals**2
     dof = 2 * int(both.sum()) - 6 * after.board.frames.size - 15 * len(after.cameras)
@@ -113,6 +120,6 @@ def _cameras_that_gain(before: BundleResult, after: BundleResult, offered: list[
         mine = both & (before.camera == i)
         gain = information_gain(float(sq_before[mine].sum()), float(sq_after[mine].sum()),
                                 variance, extra, penalty)
-        if gain > 0 and after.cameras[i].fold_in_image() is None:
+        if gain > 0 and admissible(after.cameras[i], extra):
             kept.append(i)
     return kept

@@ -174,6 +174,19 @@ def test_a_lens_folding_just_outside_its_image_loads(tmp_path):
     assert np.isfinite(cam.undistort(corners)).all()
 
 
+def test_a_lens_folding_only_in_the_extreme_corners_loads_with_those_pixels_nan(tmp_path):
+    """The same lens on a 1000x700 image: 2.9 % of it lies beyond the fold (at most
+    MAX_FOLDED_SHARE, 5 %, may: the corners a board rarely reaches, where the fitted polynomial
+    extrapolates); those pixels undistort to NaN, never to a wrong point."""
+    text = _FOLDING.replace("size = [1920.0, 1080.0]", "size = [1000.0, 700.0]").replace(
+        "960.0], [0.0, 1000.0, 540.0]", "500.0], [0.0, 1000.0, 350.0]")
+    (tmp_path / "corners.toml").write_text(text)
+    cam = read_calibration(tmp_path / "corners.toml")["cam_1"]
+    assert _fraction_beyond(np.sqrt(2 / 3) * (2 / 3) * 1000.0, cam.size, (500, 350)) <= 0.05
+    assert np.isnan(cam.undistort(np.array([[0.0, 0.0], [999.0, 699.0]]))).all()
+    assert np.isfinite(cam.undistort(np.array([[500.0, 0.0], [0.0, 350.0]]))).all()
+
+
 _INTRINSICS = """[cam_1]
 name = "cam_1"
 size = [1920.0, 1080.0]
