@@ -220,29 +220,52 @@ def write_board_toml(board: Board, path: str | Path) -> Path:
 
 def board_from_caliscope(path: str | Path) -> Board:
     """Read caliscope's ``charuco.toml`` (columns, rows, dictionary, aruco_scale, inverted,
-    square_size_override_cm or board_width/board_height in ``units``)."""
+    square_size_override_cm or board_width/board_height in ``units``); every value is checked
+    for its type (a boolean is not a number, a number not a boolean) and range."""
     path = Path(path)
     t = _read_toml(path)
-    where = str(path)
-    try:
-        cols, rows = int(t["columns"]), int(t["rows"])
-        override = t.get("square_size_override_cm", t.get("square_size_overide_cm"))
-        if override is not None:
-            square = round(float(override) * _CM, 9)
-        else:
-            unit = {"inch": _INCH, "cm": _CM}[t.get("units", "inch")]
-            side = min(float(t["board_width"]) / cols, float(t["board_height"]) / rows)
-            square = round(side * unit, 9)
-        scale = float(t.get("aruco_scale", 0.75))
-        return Board.charuco((cols, rows), square, round(square * scale, 9),
-                             str(t.get("dictionary", "DICT_4X4_50")),
-                             legacy_pattern=bool(t.get("legacy_pattern", False)),
-                             inverted=bool(t.get("inverted", False)), source=where)
-    except KeyError as e:
-        raise BoardError(f"{where}: caliscope board file lacks {e} (or has units other than "
-                         "inch/cm)") from None
-    except (TypeError, ValueError) as e:
-        raise BoardError(f"{where}: malformed caliscope board file ({e})") from None
+    where = f"{path} (caliscope board)"
+    cols, rows = (_whole(t.get(key), key, where) for key in ("columns", "rows"))
+    override = t.get("square_size_override_cm", t.get("square_size_overide_cm"))
+    if override is not None:
+        square = _positive(override, "square_size_override_cm", where) * _CM
+    else:
+        units = t.get("units", "inch")
+        if units not in ("inch", "cm"):
+            raise BoardError(f"{where}: units must be \"inch\" or \"cm\", got {units!r}")
+        side = min(_positive(t.get("board_width"), "board_width", where) / cols,
+                   _positive(t.get("board_height"), "board_height", where) / rows)
+        square = side * (_INCH if units == "inch" else _CM)
+    scale = _positive(t.get("aruco_scale", 0.75), "aruco_scale", where)
+    dictionary = t.get("dictionary", "DICT_4X4_50")
+    if not isinstance(dictionary, str):
+        raise BoardError(f"{where}: dictionary must be a name like \"DICT_4X4_50\", got "
+                         f"{dictionary!r}")
+    flags = {key: t.get(key, False) for key in ("legacy_pattern", "inverted")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise BoardError(f"{where}: {key} must be true or false, got {value!r}")
+    return Board.charuco((cols, rows), round(square, 9), round(square * scale, 9), dictionary,
+                         **flags, source=str(path))
+
+
+def _whole(value: Any, key: str, where: str) -> int:
+    if value is None:
+        raise BoardError(f"{where}: no '{key}' key; caliscope's charuco.toml gives columns and "
+                         "rows")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BoardError(f"{where}: {key} must be a whole number of squares, got {value!r}")
+    return value
+
+
+def _positive(value: Any, key: str, where: str) -> float:
+    if value is None:
+        raise BoardError(f"{where}: no '{key}' key; give square_size_override_cm, or "
+                         "board_width and board_height in units")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (math.isfinite(value) and value > 0):
+        raise BoardError(f"{where}: {key} must be a positive number, got {value!r}")
+    return float(value)
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -18,11 +18,12 @@ import tomli_w
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from calibration.board import load_board
+from calibration.board import board_from_caliscope, load_board
 from calibration.errors import CalibrationError
 from calibration.importers import read_caliscope, read_freemocap, read_qualisys
 from calibration.io import read_calibration, read_intrinsics
 from calibration.sync import read_timestamps
+from mocap.config import SessionConfig
 from mocap.errors import MocapError
 from mocap.keypoints_io import MAX_FPS, read_camera_keypoints
 
@@ -229,6 +230,40 @@ def test_board_toml(tmp_path, table):
         if board.type == "charuco":
             assert _real(table["marker_size"]) and 0 < table["marker_size"] < table["square_size"]
             assert isinstance(table.get("dictionary", "DICT_4X4_50"), str)
+
+
+CALISCOPE_BOARD = tomllib.loads((DATA / "caliscope_charuco_4cam" / "charuco.toml").read_text())
+
+
+@EXAMPLES
+@given(table=edited(CALISCOPE_BOARD))
+def test_caliscope_board_toml(tmp_path, table):
+    _write_toml(table, tmp_path / "charuco.toml")
+    board = _attempt(board_from_caliscope, tmp_path / "charuco.toml")
+    if board is not None:
+        for key in ("columns", "rows"):
+            assert isinstance(table[key], int) and not isinstance(table[key], bool)
+        sizes = [table.get(k) for k in ("square_size_override_cm", "aruco_scale")]
+        assert all(v is None or _real(v) and v > 0 for v in sizes)
+        assert all(isinstance(table.get(k, False), bool) for k in ("inverted", "legacy_pattern"))
+        assert isinstance(table.get("dictionary", ""), str)
+
+
+SESSION = {"fps": 30.0, "triangulation": {"min_views": 2, "min_score": 0.3}}
+
+
+@EXAMPLES
+@given(table=edited(SESSION))
+def test_session_toml(tmp_path, table):
+    _write_toml(table, tmp_path / "session.toml")
+    config = _attempt(SessionConfig.load, tmp_path / "session.toml")
+    if config is not None:
+        assert set(table) <= {"fps", "triangulation"}
+        assert "fps" not in table or _real(table["fps"]) and 0 < table["fps"] <= MAX_FPS
+        tri = table.get("triangulation", {})
+        assert set(tri) <= {"min_views", "min_score"}
+        assert "min_views" not in tri or type(tri["min_views"]) is int and tri["min_views"] >= 2
+        assert "min_score" not in tri or _real(tri["min_score"]) and 0 <= tri["min_score"] <= 1
 
 
 def _keypoint_arrays() -> dict[str, np.ndarray]:

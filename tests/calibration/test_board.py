@@ -112,7 +112,7 @@ def test_caliscope_board_from_page_size(tmp_path):
     board = board_from_caliscope(path)
     assert board.square_size == pytest.approx(min(8.5 / 4, 11 / 5) * 0.0254)
     path.write_text("columns = 4\n")
-    with pytest.raises(BoardError, match=r"charuco.toml: caliscope board file lacks 'rows'"):
+    with pytest.raises(BoardError, match=r"charuco.toml \(caliscope board\): no 'rows' key"):
         board_from_caliscope(path)
 
 
