@@ -114,10 +114,12 @@ def _set(key: str, value: object, index: tuple[int, ...] = ()) -> Callable[[dict
     (_set("rotation", [True, False, True]),
      "'rotation' must be 3 finite numbers, got [True, False, True]"),
     (_set("matrix", False, (1, 2)), "'matrix' must be 3x3 finite numbers"),
+    (_set("distortions", [-0.1, 0.01, 0.0]), "'distortions' must hold 4 or 5 (k1, k2, p1, p2"),
 ])
 def test_booleans_in_a_calibration_file_are_not_numbers(good_run, tmp_path, edit, message,
                                                          capsys):
-    """Read as 1 and 0 these gave 309 mm and 486 mm joint errors with exit 0."""
+    """Booleans read as 1 and 0 gave 309 mm and 486 mm joint errors with exit 0; a list of 3
+    distortion coefficients was padded with zeros without a word."""
     session = tmp_path / "s"
     shutil.copytree(good_run, session)
     path = session / "calibration" / "calibration.toml"
