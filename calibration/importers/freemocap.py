@@ -53,8 +53,8 @@ def read_freemocap(path: str | Path, *, length_unit: float | None = None) -> Cam
         raise CalibrationFileError(f"{path}: length_unit must be > 0 metres, got {unit}")
     cameras = []
     for key, value in table.items():
-        if key == "metadata" or not (isinstance(value, dict) and "matrix" in value):
-            continue
+        if key == "metadata" or not isinstance(value, dict):
+            continue                          # every other table is a camera's, checked
         cam = _camera_from_table(value, key, path)
         extra = dict(cam.extra)
         if "world_position" in extra:
