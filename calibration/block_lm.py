@@ -60,7 +60,7 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
                    obs_a: NDArray[np.int64], obs_b: NDArray[np.int64],
                    free_a: NDArray[np.bool_], *, loss: str = "soft_l1", f_scale: float = 1.0,
                    prior: tuple[FloatArray, FloatArray] | None = None,
-                   max_iterations: int = 100, tol: float = 1e-10) -> BlockLMResult:
+                   max_iterations: int = 100, tol: float = 1e-6) -> BlockLMResult:
     """Minimise sum over observations of rho(|r_m|^2) over camera blocks ``xa`` and frame blocks
     ``xb``.
 
@@ -76,6 +76,9 @@ def solve_block_lm(fun: BlockFunction, xa: FloatArray, xb: FloatArray,
         tol: stop when a step lowers the cost by less than ``tol`` relative, or moves no
             parameter by more than ``tol`` relative, or five steps together lower it by less
             than STALL relative (a flat valley of inconsistent data), or no step lowers it.
+            1e-6: what is left of the cost then moves the parameters by about a thousandth
+            of their own uncertainty (caliscope's rig: the same poses to 1e-3 degree and 0.01
+            mm as at 1e-10, in 30 % less time).
     Returns:
         BlockLMResult; ``converged`` is False when ``max_iterations`` stopped it first.
     """
