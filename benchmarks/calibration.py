@@ -486,7 +486,7 @@ BOARD: dict[str, Any] = {"type": "charuco", "squares": [5, 7], "square_size": 0.
 SYNTHETIC: dict[str, Any] = {"n_cameras": 8, "n_frames": 600, "radius": 3.0, "height": 2.0,
              "size": [1280, 720], "hfov_deg": 70.0, "seed": 0, "blur": 0.7, "noise": 2.0,
              "occlusion": 0.2, "board": BOARD}
-STUDIO: dict[str, Any] = {"rig": "studio_rig", "n_cameras": 6, "n_frames": 600, "size": [1280, 720],
+STUDIO: dict[str, Any] = {"rig": "studio_rig", "n_cameras": 6, "n_frames": 200, "size": [1280, 720],
           "seed": 0, "blur": 0.7, "noise": 2.0, "occlusion": 0.2, "board": BOARD}
 
 
