@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -157,7 +157,7 @@ def calibrate_session(session: Session, run: RunOutputs, *, progress: bool = Tru
     inputs = CalibrationInputs.of(session)
     out = session.output / "calibration.toml"
     key = fingerprint(_inputs_files(inputs), board=inputs.board.to_table(),
-                      version=DETECTION_VERSION)
+                      version=DETECTION_VERSION, settings=asdict(session.config.calibration))
     earlier = None if force else _earlier_calibration(out)
     if earlier is not None and earlier.extra.get("metadata", {}).get("fingerprint") == key:
         return SessionCalibration(earlier, f"reused {out} (calibration inputs unchanged)",
@@ -165,7 +165,8 @@ def calibrate_session(session: Session, run: RunOutputs, *, progress: bool = Tru
     require_cameras(list(inputs.footage))
     detections = detect_cached(inputs.footage, inputs.board, session.output / "cache",
                                progress=progress)
-    result = calibrate(detections, inputs.board, intrinsics=known_intrinsics(inputs),
+    result = calibrate(detections, inputs.board, session.config.calibration,
+                       intrinsics=known_intrinsics(inputs),
                        frame_times=session_times(inputs, detections))
     metadata = dict(result.rig.extra.get("metadata", {}), fingerprint=key)
     rig = CameraRig(result.rig.cameras, dict(result.rig.extra, metadata=metadata))

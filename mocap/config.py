@@ -12,6 +12,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from calibration.config import CalibrationConfig
+from calibration.errors import CalibrationError
 from mocap.errors import ConfigError, MocapError
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
@@ -21,6 +23,7 @@ from mocap.triangulation import TriangulationConfig
 class SessionConfig:
     fps: float | None = None            # the take's frame rate; None: the keypoint files'
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
@@ -66,7 +69,7 @@ def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
         kwargs[key] = value
     try:
         return cls(**kwargs)
-    except MocapError as e:                  # a value out of its range
+    except (MocapError, CalibrationError) as e:          # a value out of its range
         raise ConfigError(f"{where}: {e}") from e
 
 

@@ -249,7 +249,9 @@ def test_caliscope_board_toml(tmp_path, table):
         assert isinstance(table.get("dictionary", ""), str)
 
 
-SESSION = {"fps": 30.0, "triangulation": {"min_views": 2, "min_score": 0.3}}
+SESSION = {"fps": 30.0, "triangulation": {"min_views": 2, "min_score": 0.3},
+           "calibration": {"max_views": 40, "refine_intrinsics": "auto", "world_frame": "auto",
+                           "gate_sigma": 5.0}}
 
 
 @EXAMPLES
@@ -258,7 +260,13 @@ def test_session_toml(tmp_path, table):
     _write_toml(table, tmp_path / "session.toml")
     config = _attempt(SessionConfig.load, tmp_path / "session.toml")
     if config is not None:
-        assert set(table) <= {"fps", "triangulation"}
+        assert set(table) <= {"fps", "triangulation", "calibration"}
+        cal = table.get("calibration", {})
+        assert "max_views" not in cal or type(cal["max_views"]) is int and cal["max_views"] >= 3
+        assert cal.get("refine_intrinsics", "auto") in ("auto", True, False)
+        frame = cal.get("world_frame", "auto")
+        assert frame == "auto" or type(frame) is int and frame >= 0
+        assert "gate_sigma" not in cal or _real(cal["gate_sigma"]) and cal["gate_sigma"] > 0
         assert "fps" not in table or _real(table["fps"]) and 0 < table["fps"] <= MAX_FPS
         tri = table.get("triangulation", {})
         assert set(tri) <= {"min_views", "min_score"}

@@ -146,3 +146,16 @@ def test_a_bad_caliscope_file_is_refused(good_run, shared_data, tmp_path, edit, 
     path.write_text(tomli_w.dumps(table))
     _refused(capsys, ["run", str(good_run), "-q", "--calibration", str(path)], message,
              good_run / "output")
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[calibration]\nmax_view = 30\n", "unknown key 'max_view'; did you mean 'max_views'?"),
+    ("[calibration]\nmax_views = 1\n", "max_views must be a whole number of at least 3"),
+    ("[calibration]\nrefine_intrinsics = 1\n", "'refine_intrinsics' must be bool or str"),
+])
+def test_bad_calibration_settings_name_the_file_and_key(good_run, toml, message, capsys):
+    (good_run / "session.toml").write_text(toml)
+    try:
+        _refused(capsys, ["run", str(good_run), "-q"], message, good_run / "output")
+    finally:
+        (good_run / "session.toml").unlink()

@@ -134,3 +134,17 @@ def test_board_create_into_a_file_is_refused(tmp_path, capsys):
     assert main(["board", "create", "-o", str(target)]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
     assert target.read_text() == "keep me"
+
+
+def test_calibration_settings_in_session_toml_are_used_and_recalibrate(tmp_path):
+    """[calibration] in session.toml reaches calibrate(); a changed setting recalibrates (the
+    board detections stay cached), an unchanged one reuses the calibration."""
+    session = tmp_path / "studio"
+    shutil.copytree(REPO / "sample_sessions" / "studio4", session,
+                    ignore=shutil.ignore_patterns("output"))
+    (session / "session.toml").write_text("[calibration]\nmax_views = 20\n")
+    assert "calibration: calibrated" in _mocap("run", str(session)).stdout
+    assert "calibration: reused" in _mocap("run", str(session)).stdout
+    (session / "session.toml").write_text("[calibration]\nmax_views = 25\n")
+    again = _mocap("run", str(session))
+    assert "calibration: calibrated" in again.stdout and "board detection" not in again.stderr
