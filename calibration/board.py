@@ -253,7 +253,7 @@ def _whole(value: Any, key: str, where: str) -> int:
     if value is None:
         raise BoardError(f"{where}: no '{key}' key; caliscope's charuco.toml gives columns and "
                          "rows")
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BoardError(f"{where}: {key} must be a whole number of squares, got {value!r}")
     return value
 

@@ -26,6 +26,7 @@ from calibration.errors import CalibrationError, CalibrationFileError
 
 _CAMERA_KEYS = ("name", "size", "matrix", "distortions", "rotation", "translation", "fisheye")
 _NON_CAMERA_TABLES = ("metadata",)
+MAX_ROTATION_RAD = 1000.0      # longer Rodrigues vectors are not angles (their sine is noise)
 
 
 def read_calibration(path: str | Path) -> CameraRig:
@@ -160,6 +161,10 @@ def _camera_from_table(t: dict[str, Any], key: str, path: Path, pose: bool = Tru
         raise CalibrationFileError(f"{where} 'distortions' must hold {expected} numbers, "
                                    f"got {t['distortions']}")
     rvec = numbers(t, "rotation", (3,), where) if "rotation" in t else np.zeros(3)
+    if not np.linalg.norm(rvec) <= MAX_ROTATION_RAD:
+        raise CalibrationFileError(f"{where} 'rotation' must be a Rodrigues vector (axis times "
+                                   f"angle in radians, at most {MAX_ROTATION_RAD:g} long), got "
+                                   f"{t['rotation']!r}")
     tvec = numbers(t, "translation", (3,), where) if "translation" in t else np.zeros(3)
     extra = {k: v for k, v in t.items() if k not in _CAMERA_KEYS}
     return Camera.from_rvec(name, size, K, dist, rvec, tvec, fisheye=fisheye, extra=extra)

@@ -149,6 +149,9 @@ def test_camera_table_files(tmp_path, name, data):
     if rig is not None:
         cameras = [v for k, v in table.items() if k != "metadata" and isinstance(v, dict)]
         assert cameras and all(_valid_camera({**optional, **c}) for c in cameras), table
+        for cam in rig:
+            assert np.isfinite(cam.R).all() and np.isfinite(cam.t).all()
+            np.testing.assert_allclose(cam.R @ cam.R.T, np.eye(3), atol=1e-9)
         if read is read_freemocap:
             square = table["metadata"]["charuco_square_size"]
             assert _real(square) and square > 0
