@@ -26,6 +26,7 @@ from calibration.errors import CalibrationError, CalibrationFileError
 
 _CAMERA_KEYS = ("name", "size", "matrix", "distortions", "rotation", "translation", "fisheye")
 _NON_CAMERA_TABLES = ("metadata",)
+MAX_IMAGE_SIDE_PX = 100_000    # larger "images" are a unit or typing error
 MAX_ROTATION_RAD = 1000.0      # longer Rodrigues vectors are not angles (their sine is noise)
 
 
@@ -189,9 +190,9 @@ def numbers(t: dict[str, Any], key: str, shape: tuple[int, ...] | None,
 def image_size(t: dict[str, Any], where: str) -> tuple[int, int]:
     """``t["size"]``: (width, height), whole positive numbers of pixels."""
     size = numbers(t, "size", (2,), where)
-    if not ((size > 0) & (size == np.round(size))).all():
-        raise CalibrationFileError(f"{where} 'size' must be [width, height] in whole pixels > 0, "
-                                   f"got {t['size']}")
+    if not ((size > 0) & (size <= MAX_IMAGE_SIDE_PX) & (size == np.round(size))).all():
+        raise CalibrationFileError(f"{where} 'size' must be [width, height] in whole pixels, "
+                                   f"1 to {MAX_IMAGE_SIDE_PX}, got {t['size']}")
     return int(size[0]), int(size[1])
 
 

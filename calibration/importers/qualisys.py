@@ -26,10 +26,9 @@ import numpy as np
 
 from calibration.camera import Camera, CameraRig
 from calibration.errors import CalibrationFileError
-from calibration.io import check_lens_folds
+from calibration.io import MAX_IMAGE_SIDE_PX, check_lens_folds
 
 SUBPIXELS = 64.0                    # Qualisys sensor units per pixel
-MAX_SIDE_PX = 100_000               # larger "images" are a broken <fov_video>
 _QUALISYS_TO_OPENCV = np.diag([1.0, -1.0, -1.0])   # 180 degrees about the camera x axis
 _FULL_VIDEO_LINES = 1080
 
@@ -105,7 +104,7 @@ def _camera(element: ET.Element, name: str, path: Path, pose2sim_distortion: boo
     scale = _video_scale(element, where)
     size = (round((fov["right"] - fov["left"] + 1) * scale),
             round((fov["bottom"] - fov["top"] + 1) * scale))
-    if not (0 < size[0] <= MAX_SIDE_PX and 0 < size[1] <= MAX_SIDE_PX):
+    if not (0 < size[0] <= MAX_IMAGE_SIDE_PX and 0 < size[1] <= MAX_IMAGE_SIDE_PX):
         raise CalibrationFileError(f"{where}: <fov_video> gives a {size[0]}x{size[1]} px image "
                                    f"({fov}); export the calibration again from QTM with the "
                                    "video window set")

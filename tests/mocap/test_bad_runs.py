@@ -131,7 +131,7 @@ def test_booleans_in_a_calibration_file_are_not_numbers(good_run, tmp_path, edit
 
 @pytest.mark.parametrize("edit, message", [
     (_set("matrix", 0.0, (0, 0)), "positive focal lengths"),
-    (_set("size", [0, 720]), "'size' must be [width, height] in whole pixels > 0"),
+    (_set("size", [0, 720]), "'size' must be [width, height] in whole pixels, 1 to 100000"),
     (_set("rotation_count", "x"), "'rotation_count' must be a whole number"),
     (_set("matrix", "903", (1, 1)), "'matrix' must be 3x3 finite numbers"),
 ])
