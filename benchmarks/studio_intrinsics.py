@@ -15,14 +15,6 @@ Run: python benchmarks/studio_intrinsics.py [--seeds 0 1 2] [--noise 0.05] [--la
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and its name would shadow the
-# ``calibration`` package: drop that folder before importing the project.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse
 import time
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
 """Calibrate a rig with aniposelib from per-camera board videos: the peer side of
-``benchmarks/calibration.py``.
+``benchmarks/calibration_vs_peers.py``.
 
 Runs with the peer's own interpreter (aniposelib 0.8 needs numpy 2), so it imports only
 aniposelib, numpy, OpenCV and the standard library, and talks through two JSON files:

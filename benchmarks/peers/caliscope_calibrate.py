@@ -1,5 +1,5 @@
 """Calibrate a rig's extrinsics with caliscope's scripting API from per-camera board videos: the
-peer side of ``benchmarks/calibration.py``.
+peer side of ``benchmarks/calibration_vs_peers.py``.
 
 Runs with caliscope's own interpreter (its venv: ``python3.11 -m venv /work/peers/caliscope &&
 /work/peers/caliscope/bin/pip install caliscope==0.11.8``), so it imports only caliscope,

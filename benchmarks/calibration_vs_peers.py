@@ -16,7 +16,7 @@ Cases:
 Every rig is scored on the frame pairing its tool chose and on the timestamps' pairing (by
 index for the rendered, lockstep cases).
 
-Run: python benchmarks/calibration.py [--case caliscope|studio6|synthetic8|all]
+Run: python benchmarks/calibration_vs_peers.py [--case caliscope|studio6|synthetic8|all]
          [--peer-venv PATH] [--caliscope-venv PATH] [--peers aniposelib caliscope]
 Writes the tables to benchmarks/RESULTS.md (only the sections of the cases run are replaced).
 The peers run through benchmarks/peers/<peer>_calibrate.py with their env's python; a missing
@@ -25,23 +25,17 @@ env is created (python3.11 -m venv, pip install the pinned version).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and its name would shadow the
-# ``calibration`` package: drop that folder before importing the project.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse
 import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -66,6 +60,7 @@ from mocap.synthetic.board_views import render_session
 from mocap.synthetic.studio import ring_rig, studio_rig
 
 FloatArray = NDArray[np.float64]
+_HERE = Path(__file__).resolve().parent
 REPO = _HERE.parent
 CALISCOPE = REPO / ".." / "shared" / "data" / "caliscope_charuco_4cam"
 BENCH = REPO / ".bench"
@@ -598,7 +593,7 @@ def synthetic_case(pythons: dict[str, Path], workers: int) -> str:
 # --- RESULTS.md ------------------------------------------------------------------------------
 CASES = {"caliscope": caliscope_case, "studio6": studio_case, "synthetic8": synthetic_case}
 _HEADER = ("# Benchmark results\n\n"
-           "Calibration: `python benchmarks/calibration.py --case all` (sections are replaced "
+           "Calibration: `python benchmarks/calibration_vs_peers.py --case all` (sections are replaced "
            "case by case). The peers' envs: `python3.11 -m venv ENV && ENV/bin/pip install "
            "caliscope==0.11.8` (or `\"aniposelib>=0.8,<0.9\"`), passed as `--caliscope-venv ENV` "
            "(`--peer-venv ENV`); the script creates them in .bench/ when missing.\n")
