@@ -1,8 +1,8 @@
 """Calibrate a rig's extrinsics with caliscope's scripting API from per-camera board videos: the
 peer side of ``benchmarks/calibration_vs_peers.py``.
 
-Runs with caliscope's own interpreter (its venv: ``python3.11 -m venv /work/peers/caliscope &&
-/work/peers/caliscope/bin/pip install caliscope==0.11.8``), so it imports only caliscope,
+Runs with caliscope's own interpreter (its venv: ``python3.11 -m venv .bench/venv-caliscope &&
+.bench/venv-caliscope/bin/pip install caliscope==0.11.8``), so it imports only caliscope,
 numpy, OpenCV and the standard library, and talks through two JSON files:
 
     python caliscope_calibrate.py JOB.json RESULT.json
