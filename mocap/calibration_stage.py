@@ -1,6 +1,7 @@
 """The calibration stage of a session: board footage in ``calibration/`` -> ``calibration.toml``.
 
-The rig is reused while the footage, board, timestamps and known intrinsics are unchanged.
+The rig is reused while the footage, board, timestamps, known intrinsics, ``[calibration]``
+settings and the code that calibrates (``CALIBRATION_VERSION``) are unchanged.
 
 Board detections are cached per camera in ``output/cache/`` with the footage's fingerprint and
 the version of the code that detects (``DETECTION_VERSION``), so a rerun (or a run after an
@@ -42,9 +43,9 @@ DETECTION_MODULES = ("calibration.board", "calibration.board_scan", "calibration
                      "calibration.marker_search", "calibration.subpixel")
 
 
-def detection_code_version(modules: Sequence[str] = DETECTION_MODULES) -> str:
+def code_version(modules: Sequence[str] = DETECTION_MODULES) -> str:
     """A short hash of the files of ``modules`` and of OpenCV's version: it changes whenever
-    either can change the detections."""
+    either can change what those modules compute."""
     h = hashlib.sha256(f"opencv {cv2.__version__}\n".encode())
     for name in modules:
         source = importlib.import_module(name).__file__
@@ -52,7 +53,17 @@ def detection_code_version(modules: Sequence[str] = DETECTION_MODULES) -> str:
     return h.hexdigest()[:16]
 
 
-DETECTION_VERSION = detection_code_version()            # once, at import
+DETECTION_VERSION = code_version()            # once, at import
+# ... and those that make a rig of the detections: a calibration.toml made by other code is
+# calibrated again, not reused
+SOLVER_MODULES = ("calibration.block_lm", "calibration.bundle", "calibration.bundle_problem",
+                  "calibration.calibrate", "calibration.camera", "calibration.checks",
+                  "calibration.config", "calibration.distortion", "calibration.extrinsics",
+                  "calibration.frame_shift", "calibration.intrinsics", "calibration.io",
+                  "calibration.lens_model", "calibration.projection_jacobian",
+                  "calibration.rolling_shutter", "calibration.rotations", "calibration.sync",
+                  "calibration.view_selection", "calibration.world_frame")
+CALIBRATION_VERSION = code_version(DETECTION_MODULES + SOLVER_MODULES)
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ def calibrate_session(session: Session, run: RunOutputs, *, progress: bool = Tru
     inputs = CalibrationInputs.of(session)
     out = session.output / "calibration.toml"
     key = fingerprint(_inputs_files(inputs), board=inputs.board.to_table(),
-                      version=DETECTION_VERSION, settings=asdict(session.config.calibration))
+                      version=CALIBRATION_VERSION, settings=asdict(session.config.calibration))
     earlier = None if force else _earlier_calibration(out)
     if earlier is not None and earlier.extra.get("metadata", {}).get("fingerprint") == key:
         return SessionCalibration(earlier, f"reused {out} (calibration inputs unchanged)",

@@ -9,7 +9,7 @@ import pytest
 from calibration.board import Board
 from calibration.detections import BoardDetections
 from mocap import calibration_stage
-from mocap.calibration_stage import detect_cached, detection_code_version
+from mocap.calibration_stage import code_version, detect_cached
 
 BOARD = Board.charuco((5, 4), 0.04, 0.03, "DICT_4X4_50")
 
@@ -54,15 +54,15 @@ def test_detections_cached_by_other_detection_code_are_redone(tmp_path, detector
 
 
 def test_the_detection_version_follows_the_detection_code_and_opencv(tmp_path, monkeypatch):
-    assert calibration_stage.DETECTION_VERSION == detection_code_version()
+    assert calibration_stage.DETECTION_VERSION == code_version()
     module = tmp_path / "stand_in_detector.py"
     module.write_text("THRESHOLD = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     modules = ("calibration.detection", "stand_in_detector")
-    before = detection_code_version(modules)
-    assert detection_code_version(modules) == before                 # a pure function
+    before = code_version(modules)
+    assert code_version(modules) == before                 # a pure function
     module.write_text("THRESHOLD = 2\n")                            # the code changed
-    edited = detection_code_version(modules)
+    edited = code_version(modules)
     assert edited != before
     monkeypatch.setattr(calibration_stage.cv2, "__version__", "99.0.0")   # OpenCV changed
-    assert detection_code_version(modules) not in (before, edited)
+    assert code_version(modules) not in (before, edited)

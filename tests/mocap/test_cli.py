@@ -148,3 +148,20 @@ def test_calibration_settings_in_session_toml_are_used_and_recalibrate(tmp_path)
     (session / "session.toml").write_text("[calibration]\nmax_views = 25\n")
     again = _mocap("run", str(session))
     assert "calibration: calibrated" in again.stdout and "board detection" not in again.stderr
+
+
+def test_a_calibration_made_by_other_code_is_calibrated_again(tmp_path, monkeypatch, capsys):
+    """output/calibration.toml is reused only while the code that calibrates is the same (a
+    newer solver recalibrates; the board detections, made by unchanged code, stay cached)."""
+    from mocap import calibration_stage
+    session = tmp_path / "studio"
+    shutil.copytree(REPO / "sample_sessions" / "studio4", session,
+                    ignore=shutil.ignore_patterns("output"))
+    assert main(["run", str(session)]) == 0
+    assert "calibration: calibrated" in capsys.readouterr().out
+    assert main(["run", str(session)]) == 0
+    assert "calibration: reused" in capsys.readouterr().out
+    monkeypatch.setattr(calibration_stage, "CALIBRATION_VERSION", "another solver")
+    assert main(["run", str(session)]) == 0
+    again = capsys.readouterr()
+    assert "calibration: calibrated" in again.out and "board detection" not in again.err
