@@ -197,7 +197,7 @@ def _all_intrinsics(detections: Mapping[str, BoardDetections], board: PlanarBoar
 
 def _intrinsics(det: BoardDetections, board: PlanarBoard, fixed: Camera | None,
                 config: CalibrationConfig) -> IntrinsicsResult:
-    """The camera's intrinsics: the given ones (:func:`_given_intrinsics`), else solved from its
+    """The camera's intrinsics: the given ones (``checks.given_intrinsics``), else solved from its
     views; an implausible solution falls back to the focal prior (centred principal point, no
     distortion) for the joint adjustment to refine."""
     if fixed is not None:

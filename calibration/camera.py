@@ -106,6 +106,12 @@ class Camera:
         return np.inf if fold >= np.pi / 2 else float(np.tan(fold))
 
     @property
+    def fold_reach(self) -> float:
+        """The distorted radius at z = 1 the lens reaches at its fold (``inf``: no fold): pixels
+        farther from the principal point (in focal lengths) no direction reaches."""
+        return distortion.fold_reach(self.dist, self.fisheye, self._fold_parameter)
+
+    @property
     def _fold_parameter(self) -> float:
         """The fold in the model's own variable (pinhole radius, fisheye angle), computed once."""
         fold = self._fold
@@ -200,7 +206,7 @@ class Camera:
             return None
         corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], float)
         corner = np.max(np.hypot(*((corners - self.K[:2, 2]) / np.diag(self.K)[:2]).T))
-        reach = distortion.fold_reach(self.dist, self.fisheye, fold)
+        reach = self.fold_reach
         names = ("k1", "k2", "k3", "k4") if self.fisheye else ("k1", "k2", "p1", "p2", "k3")
         terms = ", ".join(f"{n} {v:.4g}" for n, v in zip(names, self.dist))
         return (f"its lens distortion ({terms}) folds back {reach * self.K[0, 0]:.0f} px from "

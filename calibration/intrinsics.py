@@ -382,19 +382,14 @@ def data_radius(det: BoardDetections, camera: Camera) -> float:
 
 
 def distortion_is_monotonic(camera: Camera, radius: float | None = None) -> bool:
-    """True where the distorted radius keeps growing with the ideal radius until it reaches
-    ``radius`` (default: the image's farthest corner); a fold means the polynomial went wild."""
-    w, h = camera.size
-    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
-    reach = np.abs((corners - camera.K[:2, 2]) / np.diag(camera.K)[:2]).max(axis=0)
-    rd_max = float(np.hypot(*reach)) if radius is None else float(radius)
-    if not np.isfinite(rd_max) or rd_max <= 0:
-        return rd_max == 0
-    r = np.linspace(0.0, 4.0 * rd_max, 2000)
-    if camera.fisheye:
-        r = np.tan(np.linspace(0.0, np.radians(89.5), 2000))
-    rd = np.linalg.norm(camera.distort(np.stack([r, np.zeros_like(r)], -1)), axis=-1)
-    inside = np.flatnonzero(rd >= rd_max)
-    if inside.size == 0:
-        return False
-    return bool(np.all(np.diff(rd[: inside[0] + 1]) > 0))
+    """True where the lens has not folded back before the distorted radius ``radius`` at z = 1
+    (default: the image's farthest corner): its fold reaches at least that far
+    (``Camera.fold_reach``); a fold means the polynomial went wild."""
+    if radius is None:
+        w, h = camera.size
+        corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
+        reach = np.abs((corners - camera.K[:2, 2]) / np.diag(camera.K)[:2]).max(axis=0)
+        radius = float(np.hypot(*reach))
+    if not np.isfinite(radius) or radius <= 0:
+        return radius == 0
+    return bool(camera.fold_reach >= radius)
