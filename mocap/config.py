@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 
 from calibration.config import CalibrationConfig
 from calibration.errors import CalibrationError
+from mocap.detection.config import DetectionConfig
 from mocap.errors import ConfigError, MocapError
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
@@ -24,6 +25,7 @@ class SessionConfig:
     fps: float | None = None            # the take's frame rate; None: the keypoint files'
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
@@ -59,7 +61,7 @@ def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
             near = get_close_matches(key, names, n=1)
             tip = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(names)}"
             raise ConfigError(f"{where}: unknown key '{key}'{tip}")
-        typ = hints[key]
+        typ = _table_type(hints[key])
         if is_dataclass(typ):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{key}' must be a table")
@@ -73,7 +75,15 @@ def _from_table(cls: type, table: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {e}") from e
 
 
+def _table_type(hint: Any) -> Any:
+    """A dataclass type, also inside ``X | None``; other hints as they are."""
+    tables = [t for t in getattr(hint, "__args__", ()) if is_dataclass(t)]
+    return tables[0] if tables else hint
+
+
 def _checked(value: Any, typ: Any, key: str, where: str) -> Any:
+    if getattr(typ, "__origin__", None) is tuple:           # tuple[float, ...] or tuple[int, int]
+        return _checked_tuple(value, typ, key, where)
     allowed = getattr(typ, "__args__", (typ,))
     for t in allowed:
         if t is type(None):
@@ -84,3 +94,12 @@ def _checked(value: Any, typ: Any, key: str, where: str) -> Any:
             return float(value) if t is float else value
     names = " or ".join(t.__name__ for t in allowed if t is not type(None))
     raise ConfigError(f"{where}: '{key}' must be {names}, got {value!r}")
+
+
+def _checked_tuple(value: Any, typ: Any, key: str, where: str) -> tuple[Any, ...]:
+    items = typ.__args__
+    if not isinstance(value, list) or (Ellipsis not in items and len(value) != len(items)):
+        size = "a list" if Ellipsis in items else f"a list of {len(items)}"
+        raise ConfigError(f"{where}: '{key}' must be {size}, got {value!r}")
+    kinds = [items[0]] * len(value) if Ellipsis in items else list(items)
+    return tuple(_checked(v, t, f"{key}[{i}]", where) for i, (v, t) in enumerate(zip(value, kinds)))

@@ -18,6 +18,10 @@ class InputError(MocapError):
     """A session folder or one of its files is missing or malformed."""
 
 
+class DetectionError(MocapError):
+    """Videos, a detector model or imported 2D cannot give keypoints; the message names the file."""
+
+
 class TriangulationError(MocapError):
     """Triangulation cannot run on what it was given."""
 

@@ -15,7 +15,7 @@ import numpy as np
 from calibration.camera import CameraRig
 from exporters.atomic import atomic_output
 from mocap.errors import InputError
-from mocap.keypoints import Keypoints2D
+from mocap.keypoints import CameraKeypoints, Keypoints2D
 from rigs.errors import RigError
 from rigs.skeleton import Skeleton, get_skeleton
 
@@ -23,14 +23,12 @@ PIXEL_MARGIN = 1.0              # pixels may lie up to this many image sizes off
 MAX_FPS = 10_000.0               # frame rates above this are taken for a unit or typing error
 
 
-def read_camera_keypoints(path: Path) -> dict[str, np.ndarray | Skeleton | float]:
+def read_camera_keypoints(path: Path) -> CameraKeypoints:
     """One camera's file as arrays mapped onto the full keypoint set.
 
     Scores must lie in [0, 1] (NaN reads as 0: not seen), pixels must be finite or NaN, keypoint
     names unique, fps a finite number in (0, MAX_FPS].
 
-    Returns:
-        dict with xy (F, P, J, 2), score (F, P, J), track_id (F, P), skeleton, fps.
     Raises:
         InputError: naming the file, the key and, for bad values, the frame, person and joint.
     """
@@ -57,8 +55,8 @@ def read_camera_keypoints(path: Path) -> dict[str, np.ndarray | Skeleton | float
     full_score = np.zeros((f, p, len(skeleton)))
     full_xy[:, :, columns] = xy
     full_score[:, :, columns] = np.nan_to_num(score)
-    return {"xy": full_xy, "score": full_score, "track_id": track.astype(np.int64),
-            "skeleton": skeleton, "fps": _fps(path, arrays["fps"])}
+    return CameraKeypoints(full_xy, full_score, track.astype(np.int64), skeleton,
+                           _fps(path, arrays["fps"]))
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -145,33 +143,39 @@ def read_keypoints(files: dict[str, Path]) -> Keypoints2D:
     per_camera = {name: read_camera_keypoints(path) for name, path in files.items()}
     first_name, first = next(iter(per_camera.items()))
     for name, data in per_camera.items():
-        if data["skeleton"] != first["skeleton"]:
-            raise InputError(f"{files[name]}: keypoint set {data['skeleton'].name} differs from "
-                             f"{first['skeleton'].name} in {files[first_name]}; use one set")
-        if not np.isclose(data["fps"], first["fps"]):
-            raise InputError(f"{files[name]}: fps {data['fps']} differs from {first['fps']} in "
+        if data.skeleton != first.skeleton:
+            raise InputError(f"{files[name]}: keypoint set {data.skeleton.name} differs from "
+                             f"{first.skeleton.name} in {files[first_name]}; use one set")
+        if not np.isclose(data.fps, first.fps):
+            raise InputError(f"{files[name]}: fps {data.fps} differs from {first.fps} in "
                              f"{files[first_name]}")
-    n_f = max(d["xy"].shape[0] for d in per_camera.values())
-    n_p = max(d["xy"].shape[1] for d in per_camera.values())
-    n_j = len(first["skeleton"])
+    n_f = max(d.n_frames for d in per_camera.values())
+    n_p = max(d.n_people for d in per_camera.values())
+    n_j = len(first.skeleton)
     xy = np.full((len(files), n_f, n_p, n_j, 2), np.nan)
     score = np.zeros((len(files), n_f, n_p, n_j))
     track = np.full((len(files), n_f, n_p), -1, dtype=np.int64)
     for c, data in enumerate(per_camera.values()):
-        f, p = data["xy"].shape[:2]
-        xy[c, :f, :p], score[c, :f, :p], track[c, :f, :p] = data["xy"], data["score"], \
-            data["track_id"]
-    return Keypoints2D(xy=xy, score=score, cameras=tuple(per_camera), skeleton=first["skeleton"],
-                       fps=first["fps"], track_id=track)
+        f, p = data.n_frames, data.n_people
+        xy[c, :f, :p], score[c, :f, :p], track[c, :f, :p] = data.xy, data.score, data.track_id
+    return Keypoints2D(xy=xy, score=score, cameras=tuple(per_camera), skeleton=first.skeleton,
+                       fps=first.fps, track_id=track)
 
 
-def write_camera_keypoints(kp: Keypoints2D, camera: str, path: Path) -> Path:
-    """Write one camera of ``kp`` to ``path`` atomically, in the layout read above."""
+def camera_keypoints(kp: Keypoints2D, camera: str) -> CameraKeypoints:
+    """Camera ``camera``'s slice of ``kp``."""
     c = kp.cameras.index(camera)
     track = kp.track_id[c] if kp.track_id is not None else \
         np.tile(np.arange(kp.n_people), (kp.n_frames, 1))
+    return CameraKeypoints(kp.xy[c], kp.score[c], track, kp.skeleton, kp.fps)
+
+
+def write_camera_keypoints(kp: CameraKeypoints, path: Path) -> Path:
+    """Write ``kp`` to ``path`` atomically, in the layout read above (fps is required)."""
+    if kp.fps is None:
+        raise InputError(f"{path}: the frame rate of these keypoints is unknown; give fps")
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, xy=kp.xy[c], score=kp.score[c], track_id=track,
+        np.savez_compressed(f, xy=kp.xy, score=kp.score, track_id=kp.track_id,
                             keypoints=np.array(kp.skeleton.joints),
                             skeleton=kp.skeleton.name, fps=kp.fps)
     return path

@@ -331,8 +331,8 @@ def test_keypoints_npz(tmp_path, arrays):
         assert not np.isinf(xy).any() and len(set(names)) == len(names)
         assert ((score >= 0) & (score <= 1) | np.isnan(score)).all()
         assert arrays["fps"].ndim == 0 and 0 < float(arrays["fps"]) <= MAX_FPS
-        assert np.isfinite(loaded["xy"]).all(-1).sum() + np.isnan(loaded["xy"]).all(-1).sum() \
-            == loaded["xy"][..., 0].size
+        assert np.isfinite(loaded.xy).all(-1).sum() + np.isnan(loaded.xy).all(-1).sum() \
+            == loaded.xy[..., 0].size
 
 
 @EXAMPLES

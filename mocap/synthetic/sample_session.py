@@ -18,7 +18,7 @@ from calibration.camera import CameraRig
 from calibration.io import write_calibration
 from exporters.points3d import write_points3d
 from mocap.keypoints import Keypoints2D
-from mocap.keypoints_io import write_camera_keypoints
+from mocap.keypoints_io import camera_keypoints, write_camera_keypoints
 from mocap.synthetic.board_views import board_trajectory, render_session
 from mocap.synthetic.motion import synthetic_motion
 from mocap.synthetic.observe import DetectorErrors, observe
@@ -56,7 +56,7 @@ def make_sample_session(folder: Path, *, n_cameras: int = 4, n_frames: int = 240
     kp = Keypoints2D(xy=kp.xy.astype(np.float32).astype(float), score=kp.score.round(3),
                      cameras=kp.cameras, skeleton=kp.skeleton, fps=fps)
     for name in kp.cameras:
-        write_camera_keypoints(kp, name, folder / "keypoints2d" / f"{name}.npz")
+        write_camera_keypoints(camera_keypoints(kp, name), folder / "keypoints2d" / f"{name}.npz")
     write_points3d(truth, folder / "ground_truth" / "points3d.npz")
     if board_videos:
         poses = np.concatenate([board_trajectory(board_frames, seed, board=SAMPLE_BOARD,

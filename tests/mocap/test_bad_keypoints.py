@@ -108,7 +108,7 @@ def test_nan_scores_read_as_unseen(good_run):
     arrays["score"][2, 0, 4] = np.nan
     edited = session.parent / "nan_score.npz"
     np.savez(edited, **arrays)
-    assert read_camera_keypoints(edited)["score"][2, 0, 4] == 0.0
+    assert read_camera_keypoints(edited).score[2, 0, 4] == 0.0
 
 
 @pytest.mark.parametrize("toml, message", [
