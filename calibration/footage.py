@@ -7,7 +7,7 @@ Frames are decoded one at a time, so memory does not grow with the length of a t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -20,6 +20,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _LAYOUT = ("expected calibration/<camera>.mp4 (or .avi, .mov, .mkv) videos or "
            "calibration/<camera>/ folders of .jpg/.png images")
+_REENCODE = "re-encode it as H.264 MP4 (e.g. ffmpeg -i in -c:v libx264 -crf 12 out.mp4)"
 
 
 def find_footage(folder: str | Path) -> dict[str, Path]:
@@ -77,7 +78,7 @@ def count_frames(path: str | Path) -> int:
     path = Path(path)
     if path.is_dir():
         return len(image_files(path))
-    capture = _open_video(path)
+    capture = open_video(path)
     try:
         return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
     finally:
@@ -114,23 +115,31 @@ class FrameStream:
         yield from source(self.path, self.step, self)
 
 
-def _open_video(path: Path) -> cv2.VideoCapture:
+def open_video(path: Path, error: Callable[[str], Exception] = FootageError, *,
+               layout: str = _LAYOUT, fix: str = _REENCODE + " or export images"
+               ) -> cv2.VideoCapture:
+    """``path`` opened by OpenCV, its frames turned as the rotation metadata says.
+
+    Raises:
+        ``error(message)``, the message naming the file: not found (then ``layout`` says where
+        videos go), empty (0 bytes), or OpenCV cannot open it (then ``fix`` says what to do).
+    """
     if not path.is_file():
-        raise FootageError(f"{path}: video not found; {_LAYOUT}")
+        raise error(f"{path}: video not found; {layout}")
     if path.stat().st_size == 0:
-        raise FootageError(f"{path}: the video file is empty (0 bytes); record or copy it again")
+        raise error(f"{path}: the video file is empty (0 bytes); record or copy it again")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
-        raise FootageError(f"{path}: OpenCV cannot open this video; re-encode it as H.264 MP4 "
-                           "(e.g. ffmpeg -i in -c:v libx264 -crf 12 out.mp4) or export images")
+        raise error(f"{path}: OpenCV cannot open this video; {fix}")
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)     # OpenCV 5's default, stated
     return capture
 
 
 def _iter_video(path: Path, step: int, stream: FrameStream
                 ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
     jpeg = _jpeg_frames(path)
-    capture = _open_video(path)
+    capture = open_video(path)
     if jpeg:
         capture.set(cv2.CAP_PROP_FORMAT, -1)         # hand over each frame's JPEG undecoded
     try:
@@ -156,7 +165,7 @@ def _iter_video(path: Path, step: int, stream: FrameStream
 def _jpeg_frames(path: Path) -> bool:
     """Whether the video is Motion JPEG and OpenCV hands over its frames' JPEG data, which
     then decode straight to grey (no chroma upsampling, no colour conversion)."""
-    capture = _open_video(path)
+    capture = open_video(path)
     try:
         fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
         if fourcc != b"MJPG" or not capture.set(cv2.CAP_PROP_FORMAT, -1):
