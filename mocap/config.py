@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 from calibration.config import CalibrationConfig
 from calibration.errors import CalibrationError
 from mocap.detection.config import DetectionConfig
+from mocap.detection.session_videos import VideoConfig
 from mocap.errors import ConfigError, MocapError
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
@@ -26,6 +27,7 @@ class SessionConfig:
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    videos: VideoConfig = field(default_factory=VideoConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
