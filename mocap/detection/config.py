@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mocap.detection.model_config import ModelConfig
 from mocap.errors import ConfigError
 
 
@@ -14,6 +15,7 @@ class DetectionConfig:
     min_person_score: float = 0.5    # person-detector confidence to start a track
     redetect_every: int = 10         # frames between person-detector runs while tracking
     workers: int = 0                 # processes for cameras in parallel; 0: one per core
+    model: ModelConfig | None = None  # [detection.model]: the pose model of detector "model"
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_people <= 100:
