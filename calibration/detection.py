@@ -28,6 +28,7 @@ from calibration.marker_search import (
     marker_board_points,
     markers_in_box,
     mirror_box,
+    per_thread,
     quick_markers,
     union,
 )
@@ -213,7 +214,7 @@ def _board_xy(board: Board) -> FloatArray:
     return xy
 
 
-@lru_cache(maxsize=16)
+@per_thread
 def _charuco_detector(board: Board, legacy: bool) -> cv2.aruco.CharucoDetector:
     """Interpolates and refines ChArUco corners from markers (``markers_in_box``)."""
     cv_board = board.cv2_board()

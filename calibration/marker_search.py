@@ -13,7 +13,10 @@ and the board's motion) is where the full detector then runs (``markers_in_box``
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+import threading
+from collections.abc import Callable, Hashable
+from functools import lru_cache, wraps
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -23,6 +26,7 @@ from calibration.board import Board, aruco_dictionary
 
 FloatArray = NDArray[np.float64]
 Box = tuple[int, int, int, int]        # x0, y0, x1, y1: columns x0..x1-1, rows y0..y1-1
+Made = TypeVar("Made")
 
 MIN_PERIMETER_RATE = 0.01              # of the frame's longer side: markers down to ~3 px a side
 _QUICK_PASSES = ((1, 3), (2, 7))       # (downscale factor, adaptive threshold window px)
@@ -54,7 +58,22 @@ def quick_markers(image: NDArray[np.uint8], board: Board
     return np.concatenate(ids), np.concatenate(corners)
 
 
-@lru_cache(maxsize=16)
+def per_thread(make: Callable[..., Made]) -> Callable[..., Made]:
+    """``make(*args)`` made once per thread and arguments: OpenCV's detectors keep state (the
+    parameters ``markers_in_box`` sets for each call), so threads scanning cameras side by side
+    must not share one."""
+    local = threading.local()
+
+    @wraps(make)
+    def cached(*args: Hashable) -> Made:
+        made: dict[tuple[Hashable, ...], Made] = local.__dict__.setdefault("made", {})
+        if args not in made:
+            made[args] = make(*args)
+        return made[args]
+    return cached
+
+
+@per_thread
 def _quick_detector(dictionary: str, window: int) -> cv2.aruco.ArucoDetector:
     """OpenCV's marker detector with a single threshold window."""
     params = detector_parameters()
@@ -93,7 +112,7 @@ def markers_in_box(image: NDArray[np.uint8], board: Board, box: Box
     return xy, ids.ravel().astype(np.int64)
 
 
-@lru_cache(maxsize=16)
+@per_thread
 def _full_detector(dictionary: str) -> cv2.aruco.ArucoDetector:
     """OpenCV's full marker detector (three threshold windows, 3 to 23 px)."""
     return cv2.aruco.ArucoDetector(aruco_dictionary(dictionary), detector_parameters())

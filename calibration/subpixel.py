@@ -16,7 +16,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
 FloatArray = NDArray[np.float64]
 
@@ -117,7 +116,12 @@ def _bilinear(image: NDArray[np.float32], x: FloatArray, y: FloatArray) -> Float
     """(...) image (H, W) values at sub-pixel points with coordinates ``x``, ``y`` (same
     shape), bilinear at full precision (OpenCV's remap rounds positions to 1/32 px, which
     leaves the saddle jittering by ~1e-3 px); points outside take the nearest border value."""
-    out = np.empty(x.shape)
-    ndimage.map_coordinates(image, np.stack([y, x]), output=out, order=1, mode="nearest",
-                            prefilter=False)
-    return out
+    h, w = image.shape
+    cx, cy = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
+    j, i = np.minimum(cx.astype(np.intp), w - 2), np.minimum(cy.astype(np.intp), h - 2)
+    fx, fy = cx - j, cy - i
+    flat = image.ravel()
+    top = flat[i * w + j]                                       # the four neighbours
+    right, below, diagonal = flat[i * w + j + 1], flat[(i + 1) * w + j], flat[(i + 1) * w + j + 1]
+    return ((1 - fy) * ((1 - fx) * top + fx * right)
+            + fy * ((1 - fx) * below + fx * diagonal))
