@@ -18,7 +18,8 @@ from mocap.keypoints import CameraKeypoints
 
 BY_COUNT: dict[int, str | tuple[str, ...]] = {17: "coco17", 26: "halpe26", 133: "coco_wholebody133",
                                               136: "halpe136"}
-EXPECTED = "a list of {image_id, keypoints: [x, y, score, ...], score, box, idx} (AlphaPose results)"
+EXPECTED = ("a list of {image_id, keypoints: [x, y, score, ...], score, box, idx} "
+            "(AlphaPose results)")
 
 
 def read_alphapose(path: Path, skeleton: str | None = None, fps: float | None = None

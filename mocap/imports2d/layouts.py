@@ -51,7 +51,7 @@ class Layout:
     def apply(self, xy: NDArray[np.float64], score: NDArray[np.float64]
               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(..., K, 2) and (..., K) file columns to (..., J, 2) and (..., J) of the set."""
-        cols = np.asarray(self.columns)
+        cols = np.asarray(self.columns, dtype=np.int64)
         kept = cols >= 0
         out_xy = np.full((*xy.shape[:-2], len(self.skeleton), 2), np.nan)
         out_score = np.zeros((*score.shape[:-1], len(self.skeleton)))
@@ -125,7 +125,7 @@ def _names(value: str | tuple[str, ...]) -> str:
 
 def snake_case(name: str) -> str:
     """``LeftShoulder``, ``left-shoulder``, ``Left Shoulder`` -> ``left_shoulder``."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name.strip())
     return re.sub(r"[\s\-]+", "_", spaced).lower()
 
 

@@ -87,5 +87,6 @@ def test_h36m_points_map_to_openpose_only_when_approximate_is_asked():
 def test_shapes_that_do_not_hold_the_source_set_are_refused(name):
     skel = get_skeleton(name)
     xy, score = _random_keypoints(len(skel) - 1, seed=4)
-    with pytest.raises(RigError, match=rf"keypoints of {name} must be xy \(\.\.\., {len(skel)}, 2\)"):
+    expected = rf"keypoints of {name} must be xy \(\.\.\., {len(skel)}, 2\)"
+    with pytest.raises(RigError, match=expected):
         map_keypoints(xy, score, skel, get_skeleton("coco17"))
