@@ -4,8 +4,10 @@ A list with one entry per detected person: ``{"image_id": "12.jpg", "category_id
 "keypoints": [x0, y0, s0, ...], "score": 2.9, "box": [x, y, w, h], "idx": 3}``. Keypoints per
 person: 17 is COCO-17, 26 Halpe-26, 136 Halpe full body and 133 COCO-WholeBody (both read as
 Halpe-26, see ``layouts``). Frames come from the image ids as in ``coco_results`` (AlphaPose
-names a video's frames ``0.jpg``, ``1.jpg``...). ``idx`` (a number, or a list holding one, with
-``--pose_track``) is the track id. The frame rate is not recorded: the caller gives ``fps``.
+names a video's frames ``0.jpg``, ``1.jpg``...). ``idx`` (a number, or a list holding one) is the
+track id: PoseFlow's with ``--pose_track``; without tracking AlphaPose numbers the people of each
+frame, no identity across frames (ids repeated within a frame fall back to slot order). The
+frame rate is not recorded: the caller gives ``fps``.
 """
 
 from __future__ import annotations

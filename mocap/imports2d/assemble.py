@@ -175,8 +175,8 @@ def stack_instances(path: Path, frames: Sequence[int] | NDArray[np.int64],
 
     Args:
         frames: (N,) frame index of each instance, 0-based.
-        tracks: (N,) track id of each instance; if any is negative (untracked), every person's
-            id is its slot in the frame instead.
+        tracks: (N,) track id of each instance; if any is negative (untracked) or one frame
+            holds an id twice (no identity), every person's id is its slot in the frame instead.
         xy: (N, K, 2) pixels; score: (N, K).
         n_frames: at least this many frames (F = max(n_frames, last frame + 1)).
     Returns:
@@ -195,7 +195,9 @@ def stack_instances(path: Path, frames: Sequence[int] | NDArray[np.int64],
     out_score = np.zeros((n_f, n_p, xy.shape[1]))
     out_track = np.full((n_f, n_p), -1, dtype=np.int64)
     out_xy[frames, slot], out_score[frames, slot] = xy, score
-    out_track[frames, slot] = tracks if (tracks >= 0).all() else slot
+    tracked = (tracks >= 0).all() and \
+        len(np.unique(np.stack([frames, tracks], 1).reshape(-1, 2), axis=0)) == frames.size
+    out_track[frames, slot] = tracks if tracked else slot
     return out_xy, out_score, out_track
 
 

@@ -71,3 +71,9 @@ def test_a_count_alphapose_does_not_write_lists_its_counts(tmp_path):
                        r"with 17 \(coco17\); 26 \(halpe26\); 133 \(coco_wholebody133\); 136 "
                        r"\(halpe136\)"):
         read_alphapose(path)
+
+
+def test_ids_repeated_within_a_frame_are_no_track_ids(tmp_path):
+    rng = np.random.default_rng(5)
+    entries = [_entry("0.jpg", rng.uniform(0, 9, (17, 2)), np.ones(17), [0]) for _ in range(2)]
+    np.testing.assert_array_equal(read_alphapose(_write(tmp_path, entries)).track_id, [[0, 1]])
