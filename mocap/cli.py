@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mocap {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(commands)
+    _add_detect(commands)
     _add_calibrate(commands)
     _add_board(commands)
     return parser
@@ -47,6 +48,25 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--min-score", type=float, help="ignore 2D below this score (default 0.3)")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_run)
+
+
+def _add_detect(commands: argparse._SubParsersAction) -> None:
+    det = commands.add_parser(
+        "detect", help="find every person's 2D keypoints in a session's videos",
+        description="Detect 2D keypoints in SESSION/videos/<camera>.<ext> (matched to the "
+        "calibration's cameras when the session has one); write SESSION/output/keypoints2d/"
+        "<camera>.npz. Finished work is cached: a rerun resumes, a changed video or setting "
+        "redoes only what it affects.")
+    det.add_argument("session", help="session folder")
+    det.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    det.add_argument("--detector", help="detector name (default: session.toml's, else blazepose)")
+    det.add_argument("--calibration", type=Path, metavar="FILE",
+                     help="match the videos to this calibration's cameras")
+    det.add_argument("--overlay", nargs="?", const="sheet", choices=("sheet", "video"),
+                     help="also draw the skeletons: a contact sheet PNG (default) or a video "
+                     "per camera, in SESSION/output/overlay/")
+    det.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    det.set_defaults(func=_detect)
 
 
 def _add_calibrate(commands: argparse._SubParsersAction) -> None:
@@ -110,6 +130,21 @@ def _run(args: argparse.Namespace) -> int:
                          min_views=args.min_views, min_score=args.min_score)
     if not args.quiet:
         print(format_summary(result))
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from mocap.keypoints_stage import detect_session, format_detection
+    from mocap.run_outputs import RunOutputs
+    from mocap.session import Session
+    session = Session.open(args.session, args.output)
+    with RunOutputs(session.output) as run:
+        detection = detect_session(session, run, calibration_file=args.calibration,
+                                   detector=args.detector, overlay=args.overlay,
+                                   progress=not args.quiet)
+        written = run.commit()
+    if not args.quiet:
+        print("\n".join(format_detection(detection) + [f"wrote {p}" for p in written]))
     return 0
 
 

@@ -19,11 +19,14 @@ from mocap.detection.session_videos import VideoConfig
 from mocap.errors import ConfigError, MocapError
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
+from rigs.errors import RigError
+from rigs.skeleton import get_skeleton
 
 
 @dataclass(frozen=True)
 class SessionConfig:
     fps: float | None = None            # the take's frame rate; None: the keypoint files'
+    keypoint_set: str | None = None     # imported 2D's set where its files cannot tell
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
@@ -33,6 +36,11 @@ class SessionConfig:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
             raise ConfigError(f"'fps' must be in (0, {MAX_FPS:g}] frames per second, got "
                               f"{self.fps}")
+        if self.keypoint_set is not None:
+            try:
+                get_skeleton(self.keypoint_set)
+            except RigError as e:
+                raise ConfigError(f"'keypoint_set': {e}") from e
 
     @classmethod
     def load(cls, path: Path) -> SessionConfig:

@@ -140,26 +140,41 @@ def read_keypoints(files: dict[str, Path]) -> Keypoints2D:
     """
     if not files:
         raise InputError("no keypoint files given")
-    per_camera = {name: read_camera_keypoints(path) for name, path in files.items()}
+    return stack_cameras({name: read_camera_keypoints(path) for name, path in files.items()},
+                         {name: str(path) for name, path in files.items()})
+
+
+def stack_cameras(per_camera: dict[str, CameraKeypoints], sources: dict[str, str]
+                  ) -> Keypoints2D:
+    """Cameras' keypoints as one Keypoints2D, padded to the most frames and people.
+
+    Args:
+        sources: camera name to where its keypoints came from, for messages.
+    Raises:
+        InputError: the cameras differ in keypoint set or frame rate, or a frame rate is unknown.
+    """
     first_name, first = next(iter(per_camera.items()))
     for name, data in per_camera.items():
         if data.skeleton != first.skeleton:
-            raise InputError(f"{files[name]}: keypoint set {data.skeleton.name} differs from "
-                             f"{first.skeleton.name} in {files[first_name]}; use one set")
+            raise InputError(f"{sources[name]}: keypoint set {data.skeleton.name} differs from "
+                             f"{first.skeleton.name} in {sources[first_name]}; use one set")
+        if data.fps is None:
+            raise InputError(f"{sources[name]}: the frame rate is unknown; set fps in "
+                             "session.toml")
         if not np.isclose(data.fps, first.fps):
-            raise InputError(f"{files[name]}: fps {data.fps} differs from {first.fps} in "
-                             f"{files[first_name]}")
+            raise InputError(f"{sources[name]}: fps {data.fps} differs from {first.fps} in "
+                             f"{sources[first_name]}")
     n_f = max(d.n_frames for d in per_camera.values())
     n_p = max(d.n_people for d in per_camera.values())
     n_j = len(first.skeleton)
-    xy = np.full((len(files), n_f, n_p, n_j, 2), np.nan)
-    score = np.zeros((len(files), n_f, n_p, n_j))
-    track = np.full((len(files), n_f, n_p), -1, dtype=np.int64)
+    xy = np.full((len(per_camera), n_f, n_p, n_j, 2), np.nan)
+    score = np.zeros((len(per_camera), n_f, n_p, n_j))
+    track = np.full((len(per_camera), n_f, n_p), -1, dtype=np.int64)
     for c, data in enumerate(per_camera.values()):
         f, p = data.n_frames, data.n_people
         xy[c, :f, :p], score[c, :f, :p], track[c, :f, :p] = data.xy, data.score, data.track_id
     return Keypoints2D(xy=xy, score=score, cameras=tuple(per_camera), skeleton=first.skeleton,
-                       fps=first.fps, track_id=track)
+                       fps=float(first.fps), track_id=track)
 
 
 def camera_keypoints(kp: Keypoints2D, camera: str) -> CameraKeypoints:

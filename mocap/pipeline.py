@@ -1,4 +1,5 @@
-"""``mocap run``: calibration + 2D keypoints of a session -> 3D motion files and a summary."""
+"""``mocap run``: calibration + 2D keypoints (given or detected in the session's videos) of a
+session -> 3D motion files and a summary."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
 from mocap.errors import ConfigError, TriangulationError
+from mocap.keypoints_stage import require_2d_input, session_keypoints
 from mocap.metrics import joint_errors, summarize_errors
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
@@ -25,6 +27,7 @@ class RunResult:
     motion: Motion3D
     cameras: list[str]
     calibration: SessionCalibration
+    keypoints_source: str                        # a sentence for the summary
     outputs: list[Path] = field(default_factory=list)
     accuracy: dict[str, float] | None = None
 
@@ -41,10 +44,11 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
         overrides: triangulation settings that replace ``session.toml``'s (``min_views``...).
     """
     config = session.config.with_overrides(**overrides)
-    files = session.keypoint_files()                     # fail early, before calibrating
+    require_2d_input(session)                            # fail early, before calibrating
     with RunOutputs(session.output) as run:
         calibration = session_rig(session, run, calibration_file, progress=progress)
-        keypoints = session.load_keypoints(calibration.rig, files)
+        keypoints, keypoints_source = session_keypoints(session, calibration.rig, run, config,
+                                                        progress=progress)
         if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
             raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
                               f"keypoint files say {keypoints.fps:g} frames per second; correct "
@@ -57,7 +61,8 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
         write_trc_files(motion, run.staging)
         outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
-    return RunResult(motion, list(keypoints.cameras), calibration, outputs, accuracy)
+    return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
+                     accuracy)
 
 
 def require_joints(motion: Motion3D, config: TriangulationConfig) -> None:
@@ -88,6 +93,7 @@ def format_summary(result: RunResult) -> str:
     found = np.isfinite(m.xyz).all(-1)
     lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
+        f"2D keypoints: {result.keypoints_source}",
         (f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
          f"keypoints: {m.skeleton.name} ({len(m.skeleton)})"),
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "

@@ -15,6 +15,7 @@ class DetectionConfig:
     min_person_score: float = 0.5    # person-detector confidence to start a track
     redetect_every: int = 10         # frames between person-detector runs while tracking
     workers: int = 0                 # processes for cameras in parallel; 0: one per core
+    chunk_frames: int = 300          # frames per task, each with a fresh tracker (resume unit)
     model: ModelConfig | None = None  # [detection.model]: the pose model of detector "model"
 
     def __post_init__(self) -> None:
@@ -26,6 +27,8 @@ class DetectionConfig:
         if not 1 <= self.redetect_every <= 10_000:
             raise ConfigError(f"'redetect_every' must be in [1, 10000] frames, got "
                               f"{self.redetect_every}")
+        if not 1 <= self.chunk_frames <= 1_000_000:
+            raise ConfigError(f"'chunk_frames' must be in [1, 1000000], got {self.chunk_frames}")
         if not 0 <= self.workers <= 256:
             raise ConfigError(f"'workers' must be in [0, 256] (0: one per core), got "
                               f"{self.workers}")

@@ -1,0 +1,143 @@
+"""The detection stage through ``mocap detect``: resume after a kill with the same result,
+redo only what changed, and bad input refused without partial cache entries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from mocap.cli import main
+
+N_FRAMES, CHUNK = 24, 8        # 3 chunks per camera: enough to kill a run between two of them
+SETTINGS = f"[detection]\nworkers = 1\nchunk_frames = {CHUNK}\n"
+
+
+def _trimmed_video(source: Path, target: Path, n_frames: int = N_FRAMES) -> None:
+    """The first frames of a real video, at half size (keeps the tests quick)."""
+    capture = cv2.VideoCapture(str(source))
+    writer = None
+    for _ in range(n_frames):
+        ok, frame = capture.read()
+        assert ok, f"{source} has fewer than {n_frames} frames"
+        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2))
+        if writer is None:
+            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 60,
+                                     (frame.shape[1], frame.shape[0]))
+        writer.write(frame)
+    writer.release()
+    capture.release()
+
+
+@pytest.fixture(scope="module")
+def videos(shared_data, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("videos")
+    for cam in ("cam01", "cam02"):
+        _trimmed_video(shared_data / "pose2sim_demo/single_person/videos" / f"{cam}.mp4",
+                       folder / f"{cam}.mp4")
+    return folder
+
+
+def _session(root: Path, videos: Path) -> Path:
+    (root / "videos").mkdir(parents=True)
+    for video in videos.iterdir():
+        (root / "videos" / video.name).write_bytes(video.read_bytes())
+    (root / "session.toml").write_text(SETTINGS)
+    return root
+
+
+def _chunks(session: Path) -> dict[str, int]:
+    """Cached chunk file -> modification time (ns)."""
+    cache = session / "output" / "cache" / "keypoints2d"
+    return {str(p.relative_to(cache)): p.stat().st_mtime_ns for p in sorted(cache.rglob("*.npz"))}
+
+
+def _result(session: Path) -> dict[str, dict[str, np.ndarray]]:
+    out = {}
+    for path in sorted((session / "output" / "keypoints2d").glob("*.npz")):
+        with np.load(path) as data:
+            out[path.stem] = {k: data[k] for k in data.files}
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_run(videos, tmp_path_factory) -> Path:
+    session = _session(tmp_path_factory.mktemp("clean"), videos)
+    assert main(["detect", str(session), "-q"]) == 0
+    return session
+
+
+def test_a_clean_run_writes_every_camera_and_caches_every_chunk(clean_run):
+    result = _result(clean_run)
+    assert sorted(result) == ["cam01", "cam02"]
+    for arrays in result.values():
+        assert arrays["xy"].shape[:1] == (N_FRAMES,) and str(arrays["skeleton"]) == "blazepose33"
+        # the subject stands in full view in every one of these frames (acceptance 1 asks 95 %)
+        assert (arrays["score"].max(axis=(1, 2)) > 0).mean() >= 0.95
+    assert len(_chunks(clean_run)) == 2 * N_FRAMES // CHUNK
+
+
+def test_a_killed_run_resumes_with_the_same_result(videos, clean_run, tmp_path):
+    session = _session(tmp_path / "session", videos)
+    command = [sys.executable, "-m", "mocap.cli", "detect", str(session), "-q"]
+    process = subprocess.Popen(command, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(_chunks(session)) < 2 if (session / "output").exists() else True:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _chunks(session)
+    assert 2 <= len(before) < 2 * N_FRAMES // CHUNK
+    assert main(["detect", str(session), "-q"]) == 0
+    after = _chunks(session)
+    assert all(after[name] == mtime for name, mtime in before.items()), "finished chunks redone"
+    _assert_same(_result(session), _result(clean_run))
+
+
+def test_touching_one_video_redoes_only_that_camera(videos, clean_run, tmp_path):
+    session = _session(tmp_path / "session", videos)
+    assert main(["detect", str(session), "-q"]) == 0
+    before = _chunks(session)
+    os.utime(session / "videos" / "cam02.mp4")
+    assert main(["detect", str(session), "-q"]) == 0
+    after = _chunks(session)
+    assert all(after[n] == t for n, t in before.items() if n.startswith("cam01"))
+    assert all(after[n] != t for n, t in before.items() if n.startswith("cam02"))
+    _assert_same(_result(session), _result(clean_run))
+
+
+def _assert_same(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarray]]):
+    assert sorted(a) == sorted(b)
+    for camera in a:
+        for key in ("xy", "score", "track_id"):
+            np.testing.assert_array_equal(a[camera][key], b[camera][key], err_msg=camera + key)
+
+
+def test_a_truncated_video_is_named_and_leaves_no_cache_entry(videos, tmp_path, capsys):
+    session = _session(tmp_path / "session", videos)
+    broken = session / "videos" / "cam02.mp4"
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])
+    assert main(["detect", str(session), "-q"]) == 2
+    message = capsys.readouterr().err
+    assert "cam02.mp4" in message and "Traceback" not in message
+    assert not any(name.startswith("cam02") for name in _chunks(session))
+    assert not (session / "output" / "keypoints2d").exists()
+
+
+@pytest.mark.parametrize("name, hint", [("blazpose", "did you mean 'blazepose'"),
+                                        ("openpose", "known detectors")])
+def test_an_unknown_detector_is_refused_by_name(videos, tmp_path, capsys, name, hint):
+    session = _session(tmp_path / "session", videos)
+    assert main(["detect", str(session), "--detector", name, "-q"]) == 2
+    message = capsys.readouterr().err
+    assert f"unknown detector '{name}'" in message and hint in message
+    assert not (session / "output" / "cache").exists()
