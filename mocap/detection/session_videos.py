@@ -87,7 +87,7 @@ class TakeVideos:
     def frames(self, camera: str) -> Iterator[tuple[int, NDArray[np.uint8]]]:
         """(take frame, BGR image (H, W, 3) uint8) of ``camera`` over the take, streamed."""
         first = self[camera].first_frame
-        for index, frame in read_frames(self[camera].path, first, first + self.n_frames):
+        for index, frame in read_frames(self[camera].info, first, first + self.n_frames):
             yield index - first, frame
 
     @property

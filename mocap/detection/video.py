@@ -75,7 +75,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     n_frames = _count_frames(path)
     if n_frames == 0:
         raise DetectionError(f"{path}: the video holds no frames; record or export the take again")
-    if n_frames < declared:
+    if n_frames < declared - 1:     # one short is a rounding of the duration (Matroska's count)
         raise DetectionError(f"{path}: truncated: its header declares {int(declared)} frames but "
                              f"reading stops at frame {n_frames}; copy the file again from the "
                              f"camera, or re-encode the {n_frames} frames there are ({_REENCODE}) "
@@ -83,19 +83,20 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(path, fps, n_frames, width, height, rotation)
 
 
-def read_frames(path: str | Path, start: int = 0, stop: int | None = None
+def read_frames(video: str | Path | VideoInfo, start: int = 0, stop: int | None = None
                 ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
     """Stream (frame index, BGR image (H, W, 3) uint8 as displayed) of frames [start, stop).
 
     One frame is decoded at a time (memory does not grow with the take); ``start`` is reached
-    by seeking, not by decoding the frames before it. The video is checked when this is
-    called, not when the first frame is asked for.
+    by seeking, not by decoding the frames before it. A path is probed (and so checked) when
+    this is called, not when the first frame is asked for; a :class:`VideoInfo` was probed
+    already (reading a long video in chunks then skips counting its frames again).
 
     Raises:
         DetectionError: as :func:`probe_video`; a range outside the video's frames; a frame
             that does not decode (naming it).
     """
-    info = probe_video(path)
+    info = video if isinstance(video, VideoInfo) else probe_video(video)
     stop = info.n_frames if stop is None else stop
     if not 0 <= start <= stop <= info.n_frames:
         raise DetectionError(f"{info.path}: frames {start} to {stop} were asked for but the video "

@@ -122,6 +122,14 @@ def test_a_range_is_the_same_frames_as_a_full_pass(tmp_path, ext, codec):
             np.testing.assert_array_equal(frame, full[i])       # decoding is deterministic
 
 
+def test_frames_of_a_probed_video_are_those_of_its_path(tmp_path):
+    path = write_video(tmp_path / "cam.mp4", 30)
+    by_info, by_path = read_frames(probe_video(path), 11, 14), read_frames(path, 11, 14)
+    for (i, a), (k, b) in zip(by_info, by_path, strict=True):
+        assert i == k
+        np.testing.assert_array_equal(a, b)
+
+
 def test_seeking_into_a_real_h264_video_gives_the_frames_a_full_pass_gives(shared_data):
     path = shared_data / "pose2sim_demo/single_person/videos/cam02.mp4"
     full = all_frames(path)
@@ -169,14 +177,24 @@ def test_memory_stays_flat_over_a_long_take(tmp_path):
     assert peak < 4 * frame_bytes
 
 
-def test_frame_count_is_counted_where_the_header_is_wrong(tmp_path):
-    path = write_video(tmp_path / "cam.avi", 10, codec="MJPG")
+def set_avi_length(path: Path, n_frames: int) -> None:
+    """Write ``n_frames`` into an AVI's headers (the stream's length and the file's total)."""
     data = bytearray(path.read_bytes())
     strh, avih = data.find(b"strh"), data.find(b"avih")
-    data[strh + 40:strh + 44] = struct.pack("<I", 3)          # the stream's length field
-    data[avih + 24:avih + 28] = struct.pack("<I", 3)          # the file's total frames
+    data[strh + 40:strh + 44] = data[avih + 24:avih + 28] = struct.pack("<I", n_frames)
     path.write_bytes(bytes(data))
+
+
+def test_frame_count_is_counted_where_the_header_is_wrong(tmp_path):
+    path = write_video(tmp_path / "cam.avi", 10, codec="MJPG")
+    set_avi_length(path, 3)
     assert probe_video(path).n_frames == 10 and len(all_frames(path)) == 10
+    set_avi_length(path, 11)              # one over: how a duration's rounding can read
+    assert probe_video(path).n_frames == 10 and len(all_frames(path)) == 10
+    set_avi_length(path, 12)
+    with pytest.raises(DetectionError, match=r"cam.avi: truncated: its header declares 12 frames "
+                                             r"but reading stops at frame 10"):
+        probe_video(path)
 
 
 def test_frame_count_is_counted_where_the_header_has_none(tmp_path):
