@@ -32,8 +32,6 @@ Own points: a name another set uses for a different point; never mapped to other
 =====================  ==================================================================
 set, joint             why
 =====================  ==================================================================
-body25b ``neck``       OpenPose's "UpperNeck" (MPII's upper neck, under the chin), not the
-                       base of the neck that BODY_25, COCO-18 and Halpe call neck
 h36m17 ``neck``        H36M's "Neck/Nose" (its "Head" joint), between neck and nose
 =====================  ==================================================================
 
@@ -61,7 +59,7 @@ APPROXIMATE_ALIASES: dict[tuple[str, str], str] = {
     ("h36m17", "thorax"): "neck",
     ("h36m17", "head"): "head_top",
 }
-OWN_POINTS: frozenset[tuple[str, str]] = frozenset({("body25b", "neck"), ("h36m17", "neck")})
+OWN_POINTS: frozenset[tuple[str, str]] = frozenset({("h36m17", "neck")})
 
 
 def landmark(set_name: str, joint: str, *, approximate: bool = False) -> str:

@@ -40,14 +40,15 @@ BODY25 = [
     ("right_small_toe", "right_ankle"), ("right_heel", "right_ankle"),
 ]
 
+# BODY_25B's joint 17 is OpenPose's "UpperNeck" (under the chin), not BODY_25's neck.
 BODY25B = [
-    ("nose", "neck"), ("left_eye", "nose"), ("right_eye", "nose"), ("left_ear", "left_eye"),
-    ("right_ear", "right_eye"), ("left_shoulder", "neck"), ("right_shoulder", "neck"),
+    ("nose", "upper_neck"), ("left_eye", "nose"), ("right_eye", "nose"), ("left_ear", "left_eye"),
+    ("right_ear", "right_eye"), ("left_shoulder", "upper_neck"), ("right_shoulder", "upper_neck"),
     ("left_elbow", "left_shoulder"), ("right_elbow", "right_shoulder"),
     ("left_wrist", "left_elbow"), ("right_wrist", "right_elbow"), ("left_hip", "right_hip"),
     ("right_hip", None), ("left_knee", "left_hip"), ("right_knee", "right_hip"),
-    ("left_ankle", "left_knee"), ("right_ankle", "right_knee"), ("neck", "right_hip"),
-    ("head_top", "neck"), ("left_big_toe", "left_ankle"), ("left_small_toe", "left_ankle"),
+    ("left_ankle", "left_knee"), ("right_ankle", "right_knee"), ("upper_neck", "right_hip"),
+    ("head_top", "upper_neck"), ("left_big_toe", "left_ankle"), ("left_small_toe", "left_ankle"),
     ("left_heel", "left_ankle"), ("right_big_toe", "right_ankle"),
     ("right_small_toe", "right_ankle"), ("right_heel", "right_ankle"),
 ]

@@ -72,7 +72,7 @@ HEADER = "frame,person,keypoint,x,y,score"
      r"are not joints of any keypoint set \('left_shouldr': did you mean 'left_shoulder'\?\)")),
     (["# skeleton: coco17", HEADER, "0,0,neck,1,2,0.5"], (r"keypoints \['neck'\] are not joints "
      r"of keypoint set coco17")),
-    ([HEADER, "0,0,neck,1,2,0.5", "0,0,left_big_toe,1,2,0.5"], (r"its keypoint names fit body25 "
+    ([HEADER, "0,0,nose,1,2,0.5", "0,0,left_big_toe,1,2,0.5"], (r"its keypoint names fit body25 "
      r"and body25b alike; say which with skeleton=")),
     ([HEADER, "0,0,nose,1,2,0.5", "0,0,nose,1,2"], r"line 3 has 5 cells where line 1 has 6"),
     ([HEADER, "0,0,nose,inf,2,0.5"], r"keypoint 0 of person 0 in frame 0 is infinite"),
