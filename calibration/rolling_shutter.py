@@ -160,10 +160,11 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
                root: int, unit: str, groups: NDArray[np.int64] | None = None
                ) -> tuple[BundleResult, Observations, MotionTiming]:
     """Fit each camera's latency and line time to the adjustment's residuals, correct the
-    observations and adjust again, until the timing settles (or stop at once when the first
-    fit leaves all but half of ``MIN_GAIN`` of the error, or when the first corrected
-    adjustment has not improved by that much). The correction is kept if it cuts the RMS over
-    the corners both adjustments keep by ``MIN_GAIN``.
+    observations and adjust again, until the timing settles or a round fits no better than the
+    one before (the best round is kept: outliers traded back and forth can make the rounds
+    cycle); stop at once when the first fit leaves all but half of ``MIN_GAIN`` of the error,
+    or when the first corrected adjustment has not improved by that much. The correction is
+    kept if it cuts the RMS over the corners both adjustments keep by ``MIN_GAIN``.
 
     Args:
         adjust: observations and a starting adjustment -> the adjustment of those.
@@ -188,6 +189,7 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
     groups = np.arange(n_cam) if groups is None else np.asarray(groups)
     bundle, current = plain, obs
     before = _overall_rms(plain)
+    best: tuple[float, BundleResult, Observations, FloatArray] | None = None
     for round_ in range(MAX_ROUNDS):
         raw = signed_residuals(bundle, obs, object_points)      # (M, 2) uncorrected
         use = (bundle.inliers & moving)[:, None]
@@ -201,9 +203,15 @@ def compensate(adjust: Callable[[Observations, BundleResult], BundleResult],
         shift = v * (lag + params[obs.camera, 0] + params[obs.camera, 1] * row)[:, None]
         current = Observations(obs.camera, obs.frame, obs.corner, obs.xy - shift)
         bundle = adjust(current, bundle)
-        hopeless = round_ == 0 and _overall_rms(bundle) > (1 - MIN_GAIN / 2) * before
+        rms = _overall_rms(bundle)
+        if best is not None and rms >= best[0]:
+            break               # no better than the round before (outliers traded back and
+        best = (rms, bundle, current, params)           # forth): the best round is kept
+        hopeless = round_ == 0 and rms > (1 - MIN_GAIN / 2) * before
         if step.max() < TOLERANCE or hopeless:
             break
+    if best is not None:
+        _, bundle, current, params = best
     after = _overall_rms(bundle)
     both = plain.inliers & bundle.inliers                # judged on the same corners
     applied = bool(_rms(bundle.residuals[both]) < (1 - MIN_GAIN) * _rms(plain.residuals[both]))
