@@ -3,9 +3,10 @@
 Every decoder gives keypoints in pixels of the model's input (OpenCV's convention: pixel ``i``
 is centred on ``i``); the detector maps them to the frame through the crop or letterbox affine.
 Heatmap and SimCC outputs follow MMPose's encodings (heatmap pixel ``i`` is input pixel
-``i * stride``; SimCC bin ``k`` is input pixel ``k / split_ratio``); regression and MoveNet
-coordinates are continuous image coordinates (0 at the input's left edge), as MediaPipe and
-MoveNet give them.
+``i * stride``; SimCC bin ``k`` is input pixel ``k / split_ratio``); regression, MoveNet and
+YOLO-pose coordinates are continuous image coordinates (0 at the input's left edge, pixel ``i``
+spanning ``[i, i + 1]``), as MediaPipe, MoveNet and Ultralytics give them. Boxes stay in
+continuous coordinates: they bound regions, not pixels.
 """
 
 from __future__ import annotations
@@ -83,17 +84,21 @@ def decode_simcc(simcc_x: NDArray, simcc_y: NDArray, input_size: Size) -> tuple[
 
 
 def decode_regression(output: NDArray, n_joints: int, input_size: Size, *, normalized: bool,
-                      score_column: int) -> tuple[Array, Array]:
-    """Direct regression (DeepPose-style): per joint a row (x, y, ...) of D values.
+                      score_column: int, row_length: int = 0) -> tuple[Array, Array]:
+    """Direct regression (DeepPose-style): per keypoint a row (x, y, ...) of D values.
 
     Args:
-        output: (N, J * D) or (N, J, D); x and y first, in [0, 1] of the input if
-            ``normalized``, else in input px.
+        output: (N, R * D) or (N, R, D), R >= J rows of which the first J are read (MediaPipe's
+            pose model gives 39 rows for its 33 keypoints); x and y first, in [0, 1] of the
+            input if ``normalized``, else in input px.
         score_column: the row's score column, -1 where the model gives none (score 1).
+        row_length: D for a flat output; 0: the output's size over J.
     Returns:
         xy (N, J, 2) input px and score (N, J).
     """
-    rows = np.asarray(output, dtype=float).reshape(len(output), n_joints, -1)   # (N, J, D)
+    output = np.asarray(output, dtype=float)
+    d = output.shape[2] if output.ndim == 3 else row_length or output.shape[1] // n_joints
+    rows = output.reshape(len(output), -1, d)[:, :n_joints]                         # (N, J, D)
     xy = rows[..., :2] * (np.asarray(input_size) if normalized else 1.0) - 0.5
     if score_column < 0:
         return xy, np.ones(rows.shape[:2])
@@ -124,8 +129,8 @@ def decode_single_stage(output: NDArray, n_joints: int, *, box_format: str, min_
         max_people: at most this many people, the best scoring first.
         logits: scores are logits and go through a sigmoid.
     Returns:
-        boxes (P, 4) as x0, y0, x1, y1 input px; box scores (P,); keypoints xy (P, J, 2) input
-        px and their scores (P, J).
+        boxes (P, 4) as x0, y0, x1, y1 in continuous input coordinates; box scores (P,);
+        keypoints xy (P, J, 2) input px and their scores (P, J).
     """
     rows = 5 + 3 * n_joints
     cand = np.asarray(output, dtype=float)[0]
@@ -137,7 +142,7 @@ def decode_single_stage(output: NDArray, n_joints: int, *, box_format: str, min_
     keep = nms(boxes, box_score, min_score, nms_iou)[:max_people]
     joints = cand[keep, 5:rows].reshape(len(keep), n_joints, 3)                 # (P, J, 3)
     score = sigmoid(joints[..., 2]) if logits else joints[..., 2]
-    return boxes[keep], box_score[keep], joints[..., :2], score
+    return boxes[keep], box_score[keep], joints[..., :2] - 0.5, score
 
 
 def nms(boxes: Array, scores: Array, min_score: float, max_iou: float) -> NDArray[np.int64]:

@@ -47,6 +47,8 @@ class ModelConfig:
     simcc_y_output: int | str = 1     # simcc: the y vectors (``output`` holds the x vectors)
     coordinates: str = "normalized"   # regression: "normalized" ([0, 1] of the input) or "pixels"
     score_column: int = 2             # regression: each keypoint's score column; -1: none (1.0)
+    keypoint_values: int = 0          # regression: values per keypoint row of a flat output
+    #                                   (MediaPipe: 5); 0: the output's size / keypoints
     score_activation: str = "none"    # "sigmoid" where the model gives scores as logits
     box_format: str = "cxcywh"        # yolo_pose boxes: "cxcywh" or "xyxy", input pixels
     heatmap_sigma: float = 2.0        # heatmap: DARK's Gaussian smoothing, heatmap px (0: none)
@@ -98,6 +100,9 @@ class ModelConfig:
             if not low <= getattr(self, key) <= high:
                 raise ConfigError(f"'{key}' must be in [{low:g}, {high:g}], got "
                                   f"{getattr(self, key)}")
+        if not 0 <= self.keypoint_values <= 100:
+            raise ConfigError(f"'keypoint_values' must be in [0, 100] (0: the output's size / "
+                              f"keypoints), got {self.keypoint_values}")
         if self.score_column < -1:
             raise ConfigError(f"'score_column' must be a column index or -1 (no score), got "
                               f"{self.score_column}")

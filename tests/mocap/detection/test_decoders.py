@@ -138,7 +138,7 @@ def test_single_stage_keeps_two_people_and_suppresses_the_duplicate(fixed_model,
     # float32 holds values up to 300 to 2e-5 px.
     np.testing.assert_allclose(boxes, corners, atol=1e-4)
     np.testing.assert_allclose(box_score, [0.9, 0.8], atol=1e-6)
-    np.testing.assert_allclose(xy, keypoints[..., :2], atol=1e-4)
+    np.testing.assert_allclose(xy, keypoints[..., :2] - 0.5, atol=1e-4)   # continuous -> px
     np.testing.assert_allclose(score, keypoints[..., 2], atol=1e-6)
 
 
@@ -153,5 +153,5 @@ def test_single_stage_logits_and_max_people():
         logits=True)
     np.testing.assert_allclose(boxes, corners[:1], atol=1e-9)
     np.testing.assert_allclose(box_score, [0.9], atol=1e-9)
-    np.testing.assert_allclose(xy, keypoints[:1, :, :2], atol=1e-9)
+    np.testing.assert_allclose(xy, keypoints[:1, :, :2] - 0.5, atol=1e-9)
     np.testing.assert_allclose(score, keypoints[:1, :, 2], atol=1e-9)
