@@ -110,7 +110,7 @@ def _detect(session: Session, rig: CameraRig | None, run: RunOutputs, config: Se
                             config.videos)
     notes = _size_notes(take, rig) if rig is not None else []
     spans = [VideoSpan(v.camera, v.path, v.first_frame, take.n_frames) for v in take.videos]
-    per_camera = detect_videos(spans, take.fps, config.detection,
+    per_camera = detect_videos(spans, take.fps, config.detection.within(session.root),
                                session.output / "cache" / "keypoints2d", progress=progress)
     run.own("keypoints2d/*.npz", "overlay/*")
     for camera, kp in per_camera.items():

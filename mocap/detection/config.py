@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mocap.detection.model_config import ModelConfig
 from mocap.errors import ConfigError
@@ -32,3 +33,7 @@ class DetectionConfig:
         if not 0 <= self.workers <= 256:
             raise ConfigError(f"'workers' must be in [0, 256] (0: one per core), got "
                               f"{self.workers}")
+
+    def within(self, session_dir: Path) -> DetectionConfig:
+        """A copy whose model files, where relative, are read from ``session_dir``."""
+        return self if self.model is None else replace(self, model=self.model.within(session_dir))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from mocap.cli import main
 from mocap.config import SessionConfig
 from mocap.detection.config import DetectionConfig
 from mocap.detection.detector import make_detector
@@ -303,3 +305,46 @@ def test_model_paths_are_read_from_the_session_folder(tmp_path):
     inside = model.within(tmp_path)
     assert inside.file == str(tmp_path / "models" / "pose.onnx")
     assert inside.person_detector == "/abs/people.onnx"
+
+
+# --- through `mocap detect`: model paths are read from the session folder --------------------
+def detect_session(root: Path, model_table: str, frame_size: tuple[int, int] = FRAME) -> Path:
+    """A session of one 4-frame black video and a session.toml naming a pose model."""
+    (root / "videos").mkdir(parents=True)
+    writer = cv2.VideoWriter(str(root / "videos" / "cam01.mp4"),
+                             cv2.VideoWriter_fourcc(*"mp4v"), 30, frame_size)
+    for _ in range(4):
+        writer.write(np.zeros((frame_size[1], frame_size[0], 3), np.uint8))
+    writer.release()
+    (root / "session.toml").write_text(f"[detection]\ndetector = 'model'\nworkers = 1\n"
+                                       f"[detection.model]\n{model_table}\n")
+    return root
+
+
+def test_mocap_detect_runs_a_session_model(tmp_path, fixed_model):
+    rng = np.random.default_rng(2)
+    people = np.stack([rng.uniform([50, 60], [250, 450], (J, 2)),
+                       rng.uniform([350, 40], [600, 470], (J, 2))])
+    model = fixed_model([yolo_output(people, np.ones((2, J)))],
+                        (1, 3, DETECTOR_SIDE, DETECTOR_SIDE))
+    session = detect_session(tmp_path / "session", "file = 'models/pose.onnx'\n"
+                             "kind = 'yolo_pose'\ninput_size = [320, 320]")
+    (session / "models").mkdir()
+    model.rename(session / "models" / "pose.onnx")
+    assert main(["detect", str(session), "-q"]) == 0
+    with np.load(session / "output" / "keypoints2d" / "cam01.npz") as data:
+        assert str(data["skeleton"]) == "coco17"
+        np.testing.assert_allclose(data["xy"], np.broadcast_to(people, (4, 2, J, 2)), atol=1e-3)
+
+
+def test_mocap_detect_names_a_model_of_the_wrong_shape(tmp_path, fixed_model, capsys):
+    session = detect_session(tmp_path / "session", "file = 'models/wrong.onnx'")
+    (session / "models").mkdir()
+    fixed_model([np.zeros((1, 10))], (1, 3, INPUT[1], INPUT[0])).rename(
+        session / "models" / "wrong.onnx")
+    assert main(["detect", str(session), "-q"]) == 2
+    message = capsys.readouterr().err
+    assert "models/wrong.onnx: output 'out0' gave shape (1, 10)" in message
+    assert "Traceback" not in message
+    assert not (session / "output" / "cache").exists()
+    assert not (session / "output" / "keypoints2d").exists()
