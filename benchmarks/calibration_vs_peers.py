@@ -67,7 +67,7 @@ BENCH = REPO / ".bench"
 RESULTS = _HERE / "RESULTS.md"
 PEER_PACKAGES = {"aniposelib": "aniposelib>=0.8,<0.9", "caliscope": "caliscope==0.11.8"}
 PEER_TIMEOUT_S = 3600
-PARALLEL = os.cpu_count() or 1      # our detection's default: a process per camera, per core
+REPEAT = 3                          # timed turns of ours and caliscope (see ``alternated``)
 
 
 # --- one calibration run and its measurements ---------------------------------------------------
@@ -89,9 +89,10 @@ class Run:
 
 # --- ours ---------------------------------------------------------------------------------------
 def run_ours(method: str, videos: dict[str, Path], board: Board,
-             frame_times: dict[str, FloatArray] | None, workers: int,
+             frame_times: dict[str, FloatArray] | None, workers: int | None,
              intrinsics: CameraRig | None = None) -> tuple[Run, dict[str, BoardDetections]]:
-    """Detect the board in ``videos`` (``workers`` processes) and calibrate with our pipeline,
+    """Detect the board in ``videos`` (``workers`` processes; None: ``detect_all``'s default,
+    as ``mocap calibrate`` runs it) and calibrate with our pipeline,
     end to end (frames matched by ``frame_times``, or by index without them); the detections
     come back for the common metrics, the cameras whose frames it moved in
     ``metrics["frame_shifts"]`` and the solve's stages in ``metrics["solve_split"]``."""
@@ -99,7 +100,7 @@ def run_ours(method: str, videos: dict[str, Path], board: Board,
     detections = detect_all(videos, board, workers=workers, progress=False)
     detect_s = time.perf_counter() - start
     found = {"boards_found": {name: d.frames.size for name, d in detections.items()},
-             "workers": workers}
+             "workers": workers or min(len(videos), os.cpu_count() or 1)}
     t0 = time.perf_counter()
     try:
         result = calibrate(detections, board, frame_times=frame_times,
@@ -135,6 +136,39 @@ def solve_split(report: CalibrationReport, solve_s: float) -> dict[str, float]:
     split = {k: v for k, v in report.timing_s.items() if k != "total"}
     split["passes before the kept one"] = max(solve_s - report.timing_s["total"], 0.0)
     return split
+
+
+def alternated(timed: list[Callable[[], Run]], repeat: int) -> list[Run]:
+    """Run each of ``timed`` ``repeat`` times, taking turns (a, b, a, b, ...), so that other jobs
+    on the shared machine slow them alike. Each Run returned is the one of median total time
+    (its detection and solve times with it); ``metrics["totals_s"]`` holds every total."""
+    turns: list[list[Run]] = [[] for _ in timed]
+    for _ in range(repeat):
+        for runs, run in zip(turns, timed):
+            runs.append(run())
+    kept = []
+    for runs in turns:
+        done = sorted((r for r in runs if r.total_s is not None), key=lambda r: r.total_s or 0)
+        median = done[(len(done) - 1) // 2] if done else runs[0]
+        median.metrics["totals_s"] = [r.total_s for r in runs]
+        kept.append(median)
+    return kept
+
+
+def speed_notes(runs: list[Run]) -> list[str]:
+    """For the two runs timed in turn (``alternated``; ours first), the second's total time
+    over ours, turn by turn and of the medians."""
+    paired = [r for r in runs if "totals_s" in r.metrics]
+    if len(paired) != 2 or not (paired[0].total_s and paired[1].total_s):
+        return []
+    ours, peer = paired
+    a, b = ours.metrics["totals_s"], peer.metrics["totals_s"]
+    turns = [f"{q / p:.2f}" for p, q in zip(a, b) if p and q]
+    return [(f"Speed, {ours.method} vs {peer.method}: timed in turn {len(a)} times (ours, then "
+            f"the peer); totals {', '.join(_num(t, '.2f') for t in a)} s against "
+            f"{', '.join(_num(t, '.2f') for t in b)} s; the peer's time over ours "
+            f"{', '.join(turns)} per turn, {peer.total_s / ours.total_s:.2f} of the medians "
+            "(the rows show the median run of each).")]
 
 
 # --- the peers, each in its own environment ----------------------------------------------------
@@ -341,9 +375,10 @@ def inverted_copies(videos: dict[str, Path], out_dir: Path) -> dict[str, Path]:
     return out
 
 
-def caliscope_case(pythons: dict[str, Path], workers: int) -> str:
-    """Case 1's markdown section: ours twice, caliscope once (timed right after ours with the
-    same intrinsics) and aniposelib three ways vs caliscope's rig."""
+def caliscope_case(pythons: dict[str, Path], workers: int | None, repeat: int) -> str:
+    """Case 1's markdown section: ours with the intrinsics solved, ours and caliscope with
+    caliscope's intrinsics (timed in turn ``repeat`` times), aniposelib three ways, vs
+    caliscope's rig."""
     folder = CALISCOPE / "calibration" / "extrinsic"
     board = board_from_caliscope(CALISCOPE / "charuco.toml")
     ref = import_calibration(CALISCOPE / "camera_array.toml")
@@ -354,19 +389,16 @@ def caliscope_case(pythons: dict[str, Path], workers: int) -> str:
     runs = [reference]
     run, detections = run_ours("ours, intrinsics solved", videos, board, times, workers)
     runs.append(run)
-    runs.append(run_ours("ours, caliscope intrinsics fixed", videos, board, times, workers,
-                         intrinsics=ref)[0])
     work = BENCH / "caliscope"
+    timed = [lambda: run_ours("ours, caliscope intrinsics fixed", videos, board, times, workers,
+                              intrinsics=ref)[0]]
     if "caliscope" in pythons:
-        runs.append(run_peer("caliscope 0.11.8, its intrinsics fixed", pythons["caliscope"],
-                             "caliscope", caliscope_job(videos, board, ref,
-                                                        folder / "timestamps.csv"), work))
+        job = caliscope_job(videos, board, ref, folder / "timestamps.csv")
+        timed.append(lambda: run_peer("caliscope 0.11.8, its intrinsics fixed",
+                                      pythons["caliscope"], "caliscope", job, work))
+    runs += alternated(timed, repeat if len(timed) > 1 else 1)
+    if "caliscope" in pythons:
         reference.pairing = runs[-1].pairing
-    if PARALLEL > workers:
-        runs.append(run_ours(f"ours, intrinsics solved, {PARALLEL} processes (default)",
-                             videos, board, times, PARALLEL)[0])
-        runs.append(run_ours(f"ours, caliscope intrinsics fixed, {PARALLEL} processes "
-                             "(default)", videos, board, times, PARALLEL, intrinsics=ref)[0])
     if "aniposelib" in pythons:
         by_index = sync_by_index({n: d.n_frames for n, d in detections.items()})
         runs += aniposelib_runs(pythons["aniposelib"], videos, board, ref, work, by_index)
@@ -434,6 +466,7 @@ def caliscope_section(runs: list[Run], ref: CameraRig, stamped: SyncTable,
     notes += [pairing_note(stamped, r.pairing, "caliscope 0.11.8") + " caliscope's own file "
               "is scored on this pairing as its own." for r in runs
               if r.method.startswith("caliscope ") and r.pairing is not None]
+    notes += speed_notes(runs)
     notes += [time_note(r) for r in runs if "solve_split" in r.metrics][:2]
     return _section("Case 1: caliscope's 4-webcam session (real footage)", intro, runs,
                     ref.names, "Per camera: rotation difference / camera-centre distance "
@@ -446,15 +479,14 @@ def _section(title: str, intro: str, runs: list[Run], names: list[str], per_came
     """A case's markdown: title, setup, summary table, per-camera table, notes."""
     versions = {next(iter(v)): v for r in runs if (v := r.metrics.get("versions"))}
     workers = next((r.metrics["workers"] for r in runs if "workers" in r.metrics), 1)
-    rows = (f" (rows marked '{PARALLEL} processes' use one per core, as `mocap calibrate` does)"
-            if any(r.metrics.get("workers", workers) != workers for r in runs) else "")
     peers = "".join(f"; {peer}'s own env: " + ", ".join(f"{k} {v}" for k, v in v.items())
                     for peer, v in versions.items())
     machine = (f"Machine: {os.cpu_count()} CPU cores (shared with other jobs); ours: numpy "
                f"{np.__version__}, OpenCV {cv2.__version__}, detection in {workers} "
-               f"process(es){rows}{peers}. Times: wall-clock seconds inside each process, "
+               f"process(es){peers}. Times: wall-clock seconds inside each process, "
                "imports excluded, from the videos to a calibrated rig; other jobs share the "
-               "machine, so they vary up to 2-3x between runs: compare rows of one run.")
+               "machine, so they vary up to 2-3x between runs: compare the ratios of runs "
+               "timed in turn.")
     found: dict[str, list[str]] = {}
     for r in runs:
         if r.metrics.get("boards_found"):
@@ -518,22 +550,28 @@ def _render_notes(p: dict) -> str:
             "world frame onto the true one.")
 
 
-def studio_case(pythons: dict[str, Path], workers: int) -> str:
-    """Case 2's markdown section: the true intrinsics given to ours, caliscope (timed right
-    after ours) and aniposelib, vs the truth."""
+def studio_case(pythons: dict[str, Path], workers: int | None, repeat: int) -> str:
+    """Case 2's markdown section: the true intrinsics given to ours and caliscope (timed in
+    turn ``repeat`` times) and aniposelib, vs the truth."""
     p = STUDIO
     videos, truth, board = rendered_session(p, BENCH / "studio6", lambda q: studio_rig(
         q["n_cameras"], size=tuple(q["size"]), seed=q["seed"]))
-    run, detections = run_ours("ours, true intrinsics fixed", videos, board, None, workers,
-                               intrinsics=truth)
-    runs, work = [run], BENCH / "studio6" / "peer"
-    by_index = sync_by_index({n: d.n_frames for n, d in detections.items()})
+    found: list[dict[str, BoardDetections]] = []
+
+    def ours() -> Run:
+        run, detections = run_ours("ours, true intrinsics fixed", videos, board, None, workers,
+                                   intrinsics=truth)
+        found.append(detections)
+        return run
+    work = BENCH / "studio6" / "peer"
+    timed = [ours]
     if "caliscope" in pythons:
-        runs.append(run_peer("caliscope 0.11.8, true intrinsics fixed", pythons["caliscope"],
-                             "caliscope", caliscope_job(videos, board, truth, None), work))
-    if PARALLEL > workers:
-        runs.append(run_ours(f"ours, true intrinsics fixed, {PARALLEL} processes (default)",
-                             videos, board, None, PARALLEL, intrinsics=truth)[0])
+        job = caliscope_job(videos, board, truth, None)
+        timed.append(lambda: run_peer("caliscope 0.11.8, true intrinsics fixed",
+                                      pythons["caliscope"], "caliscope", job, work))
+    runs = alternated(timed, repeat if len(timed) > 1 else 1)
+    detections = found[0]
+    by_index = sync_by_index({n: d.n_frames for n, d in detections.items()})
     if "aniposelib" in pythons:
         runs.append(run_peer("aniposelib, true intrinsics fixed (default: every 20th frame)",
                              pythons["aniposelib"], "aniposelib",
@@ -550,6 +588,7 @@ def studio_case(pythons: dict[str, Path], workers: int) -> str:
               "no timestamps and pairs from the videos' frame rate and count."),
              ("caliscope 0.11.8 and aniposelib as in case 1 (the board is not inverted here: "
               "all tools read the same videos)."),
+             *speed_notes(runs),
              *[time_note(r) for r in runs if "solve_split" in r.metrics][:1]]
     return _section(f"Case 2: synthetic {p['n_cameras']}-camera studio, {p['n_frames']} "
                     "rendered frames, intrinsics given (truth known)", intro, runs,
@@ -557,7 +596,7 @@ def studio_case(pythons: dict[str, Path], workers: int) -> str:
                     "error vs the truth:", notes, "index pairing")
 
 
-def synthetic_case(pythons: dict[str, Path], workers: int) -> str:
+def synthetic_case(pythons: dict[str, Path], workers: int | None, repeat: int) -> str:
     """Case 3's markdown section: ours and aniposelib (default and dense) vs the truth."""
     p = SYNTHETIC
     videos, truth, board = rendered_session(p, BENCH / "synthetic8", lambda q: ring_rig(
@@ -565,8 +604,7 @@ def synthetic_case(pythons: dict[str, Path], workers: int) -> str:
         hfov_deg=q["hfov_deg"], seed=q["seed"]))
     by_index = sync_by_index({name: p["n_frames"] for name in videos})
     run, detections = run_ours("ours", videos, board, None, workers)
-    runs = [run, *([run_ours(f"ours, {PARALLEL} processes (default)", videos, board, None,
-                             PARALLEL)[0]] if PARALLEL > workers else [])]
+    runs = [run]
     if "aniposelib" in pythons:
         work = BENCH / "synthetic8" / "peer"
         runs += [run_peer("aniposelib (default: every 20th frame)", pythons["aniposelib"],
@@ -624,14 +662,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--caliscope-venv", type=Path, default=BENCH / "venv-caliscope",
                         help="caliscope's virtual env (created with python3.11 -m venv and "
                              "pip install caliscope==0.11.8 when missing)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="our detection's processes (default 1, like aniposelib's)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="our detection's processes (default: as `mocap calibrate` runs "
+                             "it, one per camera up to the CPU count; caliscope likewise runs "
+                             "a thread per camera)")
+    parser.add_argument("--repeat", type=int, default=REPEAT,
+                        help=f"times ours and caliscope are timed in turn (default {REPEAT})")
     args = parser.parse_args(argv)
     venvs = {"aniposelib": args.peer_venv, "caliscope": args.caliscope_venv}
     pythons = {peer: peer_python(venvs[peer].resolve(), peer) for peer in args.peers}
     sections = {}
     for case in (CASES if args.case == "all" else [args.case]):
-        sections[case] = CASES[case](pythons, args.workers)
+        sections[case] = CASES[case](pythons, args.workers, max(args.repeat, 1))
         print(sections[case] + "\n", flush=True)
     update_results(sections)
     print(f"written {RESULTS}", file=sys.stderr)

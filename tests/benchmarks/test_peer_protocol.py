@@ -117,6 +117,24 @@ def test_pairing_table_pairs_our_corners_as_the_peer_said(bench):
     assert np.isnan(corners[:, 3]).all()                 # a's frame 3 undetected, b has none
 
 
+def test_timed_runs_take_turns_and_the_median_run_is_kept(bench):
+    """ours, peer, ours, peer, ...: other jobs on a shared machine slow both alike; the row
+    shown is each one's median run, and the note gives every turn's ratio."""
+    order, totals = [], {"ours": iter([3.0, 1.0, 2.0]), "peer": iter([5.0, 9.0, 4.0])}
+
+    def timed(name):
+        def run():
+            order.append(name)
+            return bench.Run(name, None, total_s=next(totals[name]))
+        return run
+    ours, peer = bench.alternated([timed("ours"), timed("peer")], 3)
+    assert order == ["ours", "peer"] * 3
+    assert (ours.total_s, peer.total_s) == (2.0, 5.0)
+    assert ours.metrics["totals_s"] == [3.0, 1.0, 2.0]
+    [note] = bench.speed_notes([bench.Run("reference", None), ours, peer])
+    assert "1.67, 9.00, 2.00 per turn, 2.50 of the medians" in note
+
+
 # --- the caliscope peer script against a stand-in for its scripting API ------------------------
 def fake_caliscope(rig: CameraRig, sync: dict[int, dict[int, int | None]], calls: dict,
                    fail: bool = False) -> dict[str, types.ModuleType]:
