@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -45,19 +45,19 @@ from numpy.typing import NDArray
 from calibration.board import Board, board_from_caliscope
 from calibration.board_metrics import board_geometry_rms_mm, reprojection_rms_px
 from calibration.board_scan import detect_all
-from calibration.calibrate import calibrate
 from calibration.camera import Camera, CameraRig
 from calibration.compare import compare_rigs
 from calibration.detections import BoardDetections
 from calibration.errors import CalibrationError
 from calibration.footage import find_footage
-from calibration.frame_shift import shifted_inputs
 from calibration.importers import import_calibration
 from calibration.io import read_calibration, write_calibration, write_text_atomically
-from calibration.result import CalibrationReport
 from calibration.sync import SyncTable, read_timestamps, sync_by_index, sync_by_timestamps
 from mocap.synthetic.board_views import render_session
 from mocap.synthetic.studio import ring_rig, studio_rig
+
+if TYPE_CHECKING:
+    from calibration.result import CalibrationReport
 
 FloatArray = NDArray[np.float64]
 _HERE = Path(__file__).resolve().parent
@@ -96,6 +96,10 @@ def run_ours(method: str, videos: dict[str, Path], board: Board,
     end to end (frames matched by ``frame_times``, or by index without them); the detections
     come back for the common metrics, the cameras whose frames it moved in
     ``metrics["frame_shifts"]`` and the solve's stages in ``metrics["solve_split"]``."""
+    # Imported here, not above: the spawned detection workers import this script again (as
+    # they import mocap.cli under `mocap calibrate`), and the solver's imports (scipy.optimize)
+    # would double their start-up.
+    from calibration.calibrate import calibrate
     start = time.perf_counter()
     detections = detect_all(videos, board, workers=workers, progress=False)
     detect_s = time.perf_counter() - start
@@ -123,6 +127,7 @@ def chosen_pairing(detections: dict[str, BoardDetections],
                    ) -> SyncTable:
     """The instants our calibration fitted: the timestamps' (or index) pairing with the
     cameras it moved by ``shifts`` frames."""
+    from calibration.frame_shift import shifted_inputs  # see run_ours
     times, table = shifted_inputs(detections, frame_times, shifts)
     if times is not None:
         return sync_by_timestamps(times)
