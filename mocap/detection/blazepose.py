@@ -34,6 +34,8 @@ PRESENCE_THRESHOLD = 0.5   # pose probability under which a track is lost (Media
 MATCH_IOU = 0.5            # body-box overlap making a detection a tracked person's
 SAME_PERSON = 0.05         # torso landmarks this close (/ crop side): two tracks on one person
 TORSO = (11, 12, 23, 24)   # shoulders and hips of blazepose33
+TORSO_MIRRORED = (12, 11, 24, 23)   # the same, left and right swapped
+NEW_OVERLAP = 0.5          # landmark-box overlap with a tracked person that rejects a new one
 REMEMBER_LOST = 30         # frames a lost track's id waits for its person to be detected again
 
 
@@ -100,7 +102,9 @@ class BlazePoseTracker:
         hips = found.xy[:, ALIGNMENT]                                       # (T, 2, 2)
         drift = np.linalg.norm(hips[:, 0] - tracks.rois.centre, axis=-1) / tracks.rois.side
         present = found.pose >= PRESENCE_THRESHOLD
-        seen = present & ~_duplicates(found.xy, tracks.rois.side, np.where(present, -drift, -1e9))
+        priority = np.where(present, -drift, -1e9)
+        seen = present & ~_duplicates(found.xy, tracks.rois.side, priority)
+        seen &= ~_overlapping_new(found.xy, tracks.ids, seen, found.pose)
         seen_order = np.flatnonzero(seen)[np.argsort(-found.pose[seen], kind="stable")]
         shown = seen_order[:self._config.max_people]
         ids = tracks.ids.copy()
@@ -146,14 +150,31 @@ def _duplicates(xy: NDArray[np.float64], side: NDArray[np.float64],
                 priority: NDArray[np.float64]) -> NDArray[np.bool_]:
     """(P,) True for a track that follows the same person as one of higher priority (P,) (the
     earlier on ties): each of their shoulders and hips (of the landmarks (P, 39, 2) px) lie
-    within SAME_PERSON of the crop side (P,) of each other. (Heads and hands of people one
-    behind the other can coincide; their torsos do not.)"""
-    torso = xy[:, TORSO]                                                 # (P, 4, 2)
-    gap = np.linalg.norm(torso[:, None] - torso[None, :], axis=-1).max(axis=-1)   # (P, P)
+    within SAME_PERSON of the crop side (P,) of each other, or do so with left and right
+    swapped (two crops may disagree on whether a person faces the camera). Heads and hands of
+    people one behind the other can coincide; their torsos do not."""
+    torso, mirrored = xy[:, TORSO], xy[:, TORSO_MIRRORED]                # (P, 4, 2)
+    gap = np.minimum(np.linalg.norm(torso[:, None] - torso[None, :], axis=-1).max(axis=-1),
+                     np.linalg.norm(torso[:, None] - mirrored[None, :], axis=-1).max(axis=-1))
     same = gap < SAME_PERSON * np.minimum(side[:, None], side[None, :])
     better = (priority[None, :] > priority[:, None]) | (
         (priority[None, :] == priority[:, None]) & np.tri(len(side), k=-1, dtype=bool))
     return (same & better).any(axis=1)
+
+
+def _overlapping_new(xy: NDArray[np.float64], ids: NDArray[np.int64], seen: NDArray[np.bool_],
+                     priority: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """(P,) True for a person just detected (id -1) whose body landmarks' box (of xy
+    (P, 39, 2) px) overlaps by more than NEW_OVERLAP that of a seen person ranking before it
+    (tracked people first, then by priority (P,)): most likely a second, worse fit of that
+    person (seen from behind, say) rather than someone new."""
+    body = xy[:, :N_BODY]
+    boxes = np.concatenate([body.min(axis=1), body.max(axis=1)], axis=1)
+    tracked = ids >= 0
+    ranks_before = (tracked[None, :] & ~tracked[:, None]) | (
+        (tracked[None, :] == tracked[:, None]) & (priority[None, :] > priority[:, None]))
+    overlap = box_iou(boxes, boxes) > NEW_OVERLAP                           # (P, P)
+    return ~tracked & (overlap & ranks_before & seen[None, :]).any(axis=1)
 
 
 class BlazePose:
@@ -175,7 +196,8 @@ class BlazePose:
                 "min_person_score": self.config.min_person_score,
                 "redetect_every": self.config.redetect_every,
                 "presence_threshold": PRESENCE_THRESHOLD, "match_iou": MATCH_IOU,
-                "same_person": SAME_PERSON, "remember_lost": REMEMBER_LOST,
+                "same_person": SAME_PERSON, "new_overlap": NEW_OVERLAP,
+                "remember_lost": REMEMBER_LOST,
                 "heatmap_refinement": self.refine}
 
     def stream(self) -> BlazePoseTracker:

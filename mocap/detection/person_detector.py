@@ -29,6 +29,7 @@ N_KEYPOINTS = 4                        # alignment keypoints per detection
 NMS_IOU = 0.3                          # face-box overlap above which detections merge
 SCORE_CLIP = 100.0                     # raw scores are clipped to +-this before the sigmoid
 TILE_ASPECT = 1.2                      # frames longer than this x their width are also tiled
+TILE_MARGIN = 0.05                     # faces this near a tile's inner edge (/ tile) are dropped
 
 
 def mediapipe_model(relative_path: str) -> Path:
@@ -234,7 +235,7 @@ class PersonDetector:
         windows = detection_windows(width, height) if self.tiles else [(0, 0, width, height)]
         found = [self._detect_in(frame_bgr, w) for w in windows]
         faces, scores, keypoints = (np.concatenate(parts) for parts in zip(*found, strict=True))
-        faces, scores, keypoints = weighted_nms(faces, scores, keypoints)
+        _, scores, keypoints = weighted_nms(faces, scores, keypoints)
         return body_boxes(keypoints), scores, keypoints
 
     def _detect_in(self, frame_bgr: NDArray[np.uint8], window: tuple[int, int, int, int]
@@ -250,7 +251,24 @@ class PersonDetector:
         raw = self._interpreter.get_tensor(self._raw)[0]
         raw_scores = self._interpreter.get_tensor(self._scores)[0, :, 0]
         faces, scores, keypoints = decode_detections(raw, raw_scores, self._anchors)
-        keep = scores >= self.min_score
         k, offset = to_input[0, 0], to_input[:, 2]
-        return ((faces[keep] - np.tile(offset, 2)) / k, scores[keep],
-                (keypoints[keep] - offset) / k)
+        faces, keypoints = (faces - np.tile(offset, 2)) / k, (keypoints - offset) / k
+        outline = np.concatenate([faces.reshape(-1, 2, 2), keypoints[:, :2]], axis=1)
+        keep = (scores >= self.min_score) & _clear_of_edges(outline, window,
+                                                             frame_bgr.shape[1::-1])
+        return faces[keep], scores[keep], keypoints[keep]
+
+
+def _clear_of_edges(points: NDArray[np.float64], window: tuple[int, int, int, int],
+                    frame_size: tuple[int, int]) -> NDArray[np.bool_]:
+    """(N,) True where all M points (N, M, 2) px lie TILE_MARGIN of the window's size clear
+    of its edges that are inside the frame. A detection whose face, hips or head reach a tile's
+    edge shows a person in part, often mistaken (e.g. legs for an upside-down torso); the tiles
+    overlap by half, so another window sees that person whole."""
+    x0, y0, width, height = window
+    margin = TILE_MARGIN * max(width, height)
+    lo = np.array([x0, y0], dtype=float) + margin
+    hi = np.array([x0 + width, y0 + height], dtype=float) - margin
+    lo[[x0 <= 0, y0 <= 0]] = -np.inf
+    hi[[x0 + width >= frame_size[0], y0 + height >= frame_size[1]]] = np.inf
+    return ((points >= lo) & (points <= hi)).all(axis=(1, 2))
