@@ -9,28 +9,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("onnx")            # torch.onnx.export writes through it
 
+def _fixed(outputs: Sequence[np.ndarray]):
+    """A torch module that outputs fixed arrays whatever the image (the input still feeds the
+    graph)."""
+    torch = pytest.importorskip("torch")
 
-class _Fixed(torch.nn.Module):
-    """Outputs fixed arrays whatever the image (the input still feeds the graph)."""
+    class Fixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            for i, o in enumerate(outputs):
+                self.register_parameter(f"out{i}", torch.nn.Parameter(
+                    torch.as_tensor(o, dtype=torch.float32), requires_grad=False))
 
-    def __init__(self, outputs: Sequence[np.ndarray]) -> None:
-        super().__init__()
-        self.outputs = [torch.nn.Parameter(torch.as_tensor(o, dtype=torch.float32),
-                                           requires_grad=False) for o in outputs]
-        for i, p in enumerate(self.outputs):
-            self.register_parameter(f"out{i}", p)
+        def forward(self, x):
+            zero = x.mean() * 0
+            return tuple(getattr(self, f"out{i}") + zero for i in range(len(outputs)))
 
-    def forward(self, x):
-        zero = x.mean() * 0
-        return tuple(o + zero for o in self.outputs)
+    return Fixed()
 
 
 def export(module, path: Path, input_shape: tuple[int, ...], n_outputs: int,
            dynamic_batch: bool = False) -> Path:
     """``module`` as an ONNX file at ``path`` with input 'image' and outputs 'out0', ..."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")            # torch.onnx.export writes through it
     names = [f"out{i}" for i in range(n_outputs)]
     axes = {"image": {0: "n"}, **{n: {0: "n"} for n in names}} if dynamic_batch else None
     with warnings.catch_warnings():                  # the TorchScript exporter is deprecated
@@ -46,7 +49,7 @@ def fixed_model(tmp_path: Path) -> Callable[..., Path]:
     image of ``input_shape`` (batch 1)."""
     def make(outputs: Sequence[np.ndarray], input_shape: tuple[int, ...],
              name: str = "model.onnx") -> Path:
-        return export(_Fixed(outputs), tmp_path / name, input_shape, len(outputs))
+        return export(_fixed(outputs), tmp_path / name, input_shape, len(outputs))
     return make
 
 

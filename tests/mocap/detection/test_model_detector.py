@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from mocap.cli import main
 from mocap.config import SessionConfig
@@ -18,6 +17,8 @@ from mocap.detection.detector import make_detector
 from mocap.detection.model_config import ModelConfig
 from mocap.detection.model_detector import match_tracks
 from mocap.detection.person_detector import mediapipe_model
+
+torch = pytest.importorskip("torch")          # the tests' tiny models are torch modules
 from mocap.detection.pose_model import PoseModel
 from mocap.detection.video import read_frames
 from mocap.errors import ConfigError, DetectionError
