@@ -196,7 +196,7 @@ def format_detection(detection: Detection) -> list[str]:
         people = seen.any(-1)                                   # (F, P)
         found = people.any(-1).mean()
         mean_score = kp.score[c][seen].mean() if seen.any() else 0.0
-        tracks = np.unique(kp.track_id[c][people]) if kp.track_id is not None else []
+        tracks = np.unique(kp.track_id[c][people]) if kp.track_id is not None else np.zeros(0)
         lines.append(f"  {camera}: someone in {found:.1%} of frames, up to "
                      f"{people.sum(-1).max()} people, {len(tracks)} tracks, mean keypoint "
                      f"confidence {mean_score:.2f}")

@@ -52,9 +52,9 @@ def detect_videos(spans: list[VideoSpan], fps: float, config: DetectionConfig, c
     keys = {k: fingerprint([c.span.path], frames=c.video_frames, **settings)
             for k, c in chunks.items()}
     paths = {k: cache_dir / k[0] / f"{k[1]:08d}.npz" for k in chunks}
-    done = {k: _load_chunk(paths[k], keys[k]) for k in chunks}
+    cached = {k: _load_chunk(paths[k], keys[k]) for k in chunks}
     todo = {k: (_detect_chunk, (str(c.span.path), *c.video_frames, config))
-            for k, c in chunks.items() if done[k] is None}
+            for k, c in chunks.items() if cached[k] is None}
 
     def keep(k: tuple[str, int], chunk: TrackedChunk) -> None:
         store_cached(paths[k], keys[k], {"xy": chunk.xy, "score": chunk.score,
@@ -63,8 +63,9 @@ def detect_videos(spans: list[VideoSpan], fps: float, config: DetectionConfig, c
     total = sum(chunks[k].n_frames for k in todo)
     with tqdm(total=total, desc=f"2D detection ({config.detector})", unit="frame",
               disable=not progress or not todo, smoothing=0.1) as bar:
-        done.update(run_tasks(todo, workers=config.workers or os.cpu_count() or 1,
-                              progress=bar.update, on_result=keep))
+        fresh = run_tasks(todo, workers=config.workers or os.cpu_count() or 1,
+                          progress=bar.update, on_result=keep)
+    done: dict[tuple[str, int], TrackedChunk] = {k: cached[k] or fresh[k] for k in chunks}
     return {s.camera: _camera_keypoints([c for k, c in done.items() if k[0] == s.camera],
                                         detector, fps) for s in spans}
 
