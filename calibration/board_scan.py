@@ -4,18 +4,12 @@ parallel processes, with a progress bar; when a camera never shows the board, th
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue as queue_module
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -25,9 +19,9 @@ from calibration.detection import BoardFinder
 from calibration.detections import BoardDetections
 from calibration.errors import BoardNotFoundError
 from calibration.footage import FrameStream, count_frames
+from calibration.process_pool import run_tasks, tick
 
 Progress = bool | Callable[[int], Any]
-PARENT_POLL_S = 0.5            # how often a worker checks that the main process still lives
 
 
 def detect_footage(path: str | Path, board: Board, camera: str | None = None, *, step: int = 1,
@@ -117,17 +111,10 @@ def detect_all(footage: dict[str, Path], board: Board, *, workers: int | None = 
             other failing cameras too.
     """
     totals = {cam: -(-count_frames(p) // step) for cam, p in footage.items()}
-    workers = min(len(footage), workers or os.cpu_count() or 1)
-    bar = tqdm(total=sum(totals.values()), desc="board detection", unit="frame",
-               disable=not progress)
-    try:
-        if workers <= 1:
-            outcomes = {cam: _scan(Path(p), board, cam, step, bar.update)
-                        for cam, p in footage.items()}
-        else:
-            outcomes = _scan_in_pool(footage, board, step, workers, bar)
-    finally:
-        bar.close()
+    tasks = {cam: (_scan_task, (str(p), board, cam, step)) for cam, p in footage.items()}
+    with tqdm(total=sum(totals.values()), desc="board detection", unit="frame",
+              disable=not progress) as bar:
+        outcomes = run_tasks(tasks, workers=workers or os.cpu_count() or 1, progress=bar.update)
     return _collect(outcomes, board, min_views)
 
 
@@ -146,52 +133,8 @@ def _collect(outcomes: dict[str, _Outcome], board: Board, min_views: int
     return {cam: o.detections for cam, o in outcomes.items()}
 
 
-def _scan_in_pool(footage: dict[str, Path], board: Board, step: int, workers: int,
-                  bar: tqdm) -> dict[str, _Outcome]:
-    context = mp.get_context("spawn")
-    ticks = context.Queue()
-    outcomes: dict[str, _Outcome] = {}
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(ticks, os.getpid())) as pool:
-        pending: dict[Future, str] = {
-            pool.submit(_scan_worker, str(p), board, cam, step): cam for cam, p in footage.items()}
-        while pending:
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(ticks, bar)
-            for future in done:
-                outcomes[pending.pop(future)] = future.result()
-        _drain(ticks, bar)
-    return {cam: outcomes[cam] for cam in footage}
-
-
-_TICKS: Any = None
-
-
-def _init_worker(ticks: Any, parent: int) -> None:
-    global _TICKS
-    _TICKS = ticks
-    cv2.setNumThreads(1)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker within PARENT_POLL_S of its parent's death (a SIGKILL or SIGTERM of the
-    main process leaves the pool no chance to stop its workers; they would scan on for
-    minutes)."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
-
-
-def _scan_worker(path: str, board: Board, camera: str, step: int) -> _Outcome:
-    outcome = _scan(Path(path), board, camera, step, _TICKS.put)
+def _scan_task(path: str, board: Board, camera: str, step: int) -> _Outcome:
+    """One camera's scan as a task of ``run_tasks`` (its images dropped before pickling)."""
+    outcome = _scan(Path(path), board, camera, step, tick)
     outcome.log.release_images()
     return outcome
-
-
-def _drain(ticks: Any, bar: tqdm) -> None:
-    while True:
-        try:
-            bar.update(ticks.get_nowait())
-        except queue_module.Empty:
-            return

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import cv2
 
 PARENT_POLL_S = 0.5            # how often a worker checks that the main process still lives
+FLUSH_S = 0.05                 # a tick still in the queue's pipe after its worker ended arrives
+                               # within this (the pipe is local; the wait ends at the first gap)
 Key = TypeVar("Key", bound=Hashable)
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
@@ -76,7 +78,7 @@ def _run_in_pool(tasks: dict[Key, Task], workers: int, progress: Callable[[int],
         finally:
             for future in pending:
                 future.cancel()
-        _drain(ticks, progress)
+    _drain(ticks, progress, wait_s=FLUSH_S)        # the workers have ended: take what is left
     return {key: results[key] for key in tasks}
 
 
@@ -96,9 +98,10 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _drain(ticks: Any, progress: Callable[[int], Any]) -> None:
+def _drain(ticks: Any, progress: Callable[[int], Any], wait_s: float = 0.0) -> None:
+    """Pass on the ticks that have arrived (waiting up to ``wait_s`` for each next one)."""
     while True:
         try:
-            progress(ticks.get_nowait())
+            progress(ticks.get(timeout=wait_s) if wait_s else ticks.get_nowait())
         except queue_module.Empty:
             return
