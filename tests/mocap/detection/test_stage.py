@@ -141,3 +141,37 @@ def test_an_unknown_detector_is_refused_by_name(videos, tmp_path, capsys, name, 
     message = capsys.readouterr().err
     assert f"unknown detector '{name}'" in message and hint in message
     assert not (session / "output" / "cache").exists()
+
+
+def _calibration(path: Path, cameras: list[str], size: tuple[int, int]) -> Path:
+    """A calibration TOML of ``cameras`` at ``size`` (their poses do not matter here)."""
+    tables = [f'[{c}]\nname = "{c}"\nsize = [{size[0]}, {size[1]}]\n'
+              f"matrix = [[500.0, 0.0, {size[0] / 2}], [0.0, 500.0, {size[1] / 2}], "
+              "[0.0, 0.0, 1.0]]\ndistortions = [0.0, 0.0, 0.0, 0.0]\n"
+              f"rotation = [0.0, 0.0, 0.0]\ntranslation = [{i}.0, 0.0, 3.0]\n"
+              for i, c in enumerate(cameras)]
+    path.write_text("\n".join(tables))
+    return path
+
+
+def test_a_calibrated_camera_without_a_video_is_named(videos, tmp_path, capsys):
+    session = _session(tmp_path / "session", videos)
+    size = cv2.VideoCapture(str(videos / "cam01.mp4"))
+    width, height = int(size.get(cv2.CAP_PROP_FRAME_WIDTH)), int(size.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    calibration = _calibration(tmp_path / "cal.toml", ["cam01", "cam02", "cam03"],
+                               (width, height))
+    assert main(["detect", str(session), "--calibration", str(calibration), "-q"]) == 2
+    message = capsys.readouterr().err
+    assert "cam03" in message and "no video" in message and "Traceback" not in message
+    assert not (session / "output" / "cache").exists()
+
+
+def test_a_zero_frame_video_is_named(videos, tmp_path, capsys):
+    session = _session(tmp_path / "session", videos)
+    empty = session / "videos" / "cam02.mp4"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 60, (64, 48))
+    writer.release()
+    assert main(["detect", str(session), "-q"]) == 2
+    message = capsys.readouterr().err
+    assert "cam02.mp4" in message and "Traceback" not in message
+    assert not (session / "output" / "keypoints2d").exists()
