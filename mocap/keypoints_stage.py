@@ -109,7 +109,7 @@ def _detect(session: Session, rig: CameraRig | None, run: RunOutputs, config: Se
     take = find_take_videos(session.root / "videos", rig.names if rig is not None else None,
                             config.videos)
     notes = _size_notes(take, rig) if rig is not None else []
-    spans = [VideoSpan(v.camera, v.path, v.first_frame, take.n_frames) for v in take.videos]
+    spans = [VideoSpan(v.camera, v.info, v.first_frame, take.n_frames) for v in take.videos]
     per_camera = detect_videos(spans, take.fps, config.detection.within(session.root),
                                session.output / "cache" / "keypoints2d", progress=progress)
     run.own("keypoints2d/*.npz", "overlay/*")

@@ -1,10 +1,11 @@
 """The detection stage: every camera's video -> that camera's 2D keypoints over the take.
 
 Each video is detected in chunks of ``chunk_frames`` frames, each chunk with a fresh tracker,
-one task per (camera, chunk) in parallel processes. Each finished chunk is cached at once in
-``output/cache/keypoints2d/`` under a fingerprint of its video file, frames and the detector's
-settings: an interrupted run resumes where it stopped with the same result, and a changed video
-or setting redoes only the chunks it affects.
+one task per (camera, chunk) in parallel processes. The tasks get the video probed already: its
+frames are not counted again per chunk (a cost that would grow with the square of its length).
+Each finished chunk is cached at once in ``output/cache/keypoints2d/`` under a fingerprint of
+its video file, frames and the detector's settings: an interrupted run resumes where it stopped
+with the same result, and a changed video or setting redoes only the chunks it affects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mocap.cache import fingerprint, load_cached, store_cached
 from mocap.detection.config import DetectionConfig
 from mocap.detection.detector import Detector, make_detector
 from mocap.detection.tracks import TrackedChunk, join_chunks, stack_frames
-from mocap.detection.video import read_frames
+from mocap.detection.video import VideoInfo, read_frames
 from mocap.keypoints import CameraKeypoints
 
 
@@ -30,9 +31,13 @@ class VideoSpan:
     """The frames of one camera's video that make up the take."""
 
     camera: str
-    path: Path
+    video: VideoInfo        # the video file, probed
     first_frame: int        # the video frame that is take frame 0
     n_frames: int           # take frames
+
+    @property
+    def path(self) -> Path:
+        return self.video.path
 
 
 def detect_videos(spans: list[VideoSpan], fps: float, config: DetectionConfig, cache_dir: Path,
@@ -53,7 +58,7 @@ def detect_videos(spans: list[VideoSpan], fps: float, config: DetectionConfig, c
             for k, c in chunks.items()}
     paths = {k: cache_dir / k[0] / f"{k[1]:08d}.npz" for k in chunks}
     cached = {k: _load_chunk(paths[k], keys[k]) for k in chunks}
-    todo = {k: (_detect_chunk, (str(c.span.path), *c.video_frames, config))
+    todo = {k: (_detect_chunk, (c.span.video, *c.video_frames, config))
             for k, c in chunks.items() if cached[k] is None}
 
     def keep(k: tuple[str, int], chunk: TrackedChunk) -> None:
@@ -97,12 +102,13 @@ def _camera_keypoints(chunks: list[TrackedChunk], detector: Detector, fps: float
     return CameraKeypoints(joined.xy, joined.score, joined.track_id, detector.skeleton, fps)
 
 
-def _detect_chunk(path: str, start: int, stop: int, config: DetectionConfig) -> TrackedChunk:
-    """Detect video frames [start, stop) of the video at ``path`` with a fresh tracker."""
+def _detect_chunk(video: VideoInfo, start: int, stop: int, config: DetectionConfig
+                  ) -> TrackedChunk:
+    """Detect frames [start, stop) of ``video`` with a fresh tracker."""
     detector = _detector(config)
     track = detector.stream()
     people = []
-    for _, frame in read_frames(Path(path), start, stop):
+    for _, frame in read_frames(video, start, stop):
         people.append(track(frame))
         tick(1)
     return stack_frames(people, len(detector.skeleton))

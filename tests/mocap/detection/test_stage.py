@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mocap.cli import main
+from mocap.detection import video as video_module
 
 N_FRAMES, CHUNK = 24, 8        # 3 chunks per camera: enough to kill a run between two of them
 SETTINGS = f"[detection]\nworkers = 1\nchunk_frames = {CHUNK}\n"
@@ -113,6 +114,17 @@ def test_touching_one_video_redoes_only_that_camera(videos, clean_run, tmp_path)
     assert all(after[n] == t for n, t in before.items() if n.startswith("cam01"))
     assert all(after[n] != t for n, t in before.items() if n.startswith("cam02"))
     _assert_same(_result(session), _result(clean_run))
+
+
+def test_each_video_is_counted_once_not_once_per_chunk(videos, tmp_path, monkeypatch):
+    # counting a video's frames reads all its packets; counting again for each chunk would grow
+    # with the square of the video's length (an hour at 60 fps is 720 chunks of 300 frames)
+    counted = []
+    count = video_module._count_frames
+    monkeypatch.setattr(video_module, "_count_frames",
+                        lambda path: counted.append(Path(path).name) or count(path))
+    assert main(["detect", str(_session(tmp_path / "session", videos)), "-q"]) == 0
+    assert sorted(counted) == ["cam01.mp4", "cam02.mp4"]
 
 
 def _assert_same(a: dict[str, dict[str, np.ndarray]], b: dict[str, dict[str, np.ndarray]]):
