@@ -6,7 +6,9 @@ crop around each new person; from then on the landmarks' own alignment points pl
 frame's crop, as MediaPipe's Pose does for its one person. The person detector runs again every
 ``redetect_every`` frames to find people who came in, and on every frame while a track lost in
 the last ``REMEMBER_LOST`` frames has not been found again; lost tracks are looked for in their
-last crop meanwhile and take their id back when found.
+last crop meanwhile and take their id back when found. Where people meet, a track's crop holds
+someone else too, and the model may fit them (a person facing the camera wins over one turned
+away) or a blend of both: that crop is looked at again with the people found before it hidden.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from mocap.detection.person_detector import (
     file_sha256,
     mediapipe_model,
 )
-from mocap.detection.pose_landmarks import ALIGNMENT, N_BODY, LandmarkModel, Rois
+from mocap.detection.pose_landmarks import (
+    ALIGNMENT,
+    MASK_THRESHOLD,
+    N_BODY,
+    LandmarkModel,
+    Landmarks,
+    Rois,
+    Silhouettes,
+)
 from rigs.skeleton import get_skeleton
 
 PRESENCE_THRESHOLD = 0.5   # pose probability under which a track is lost (MediaPipe's default)
@@ -79,7 +89,8 @@ class BlazePoseTracker:
 
     Each frame, the landmark model looks in every track's crop, lost tracks' last crops too.
     Where two crops find the same person, the track whose hips moved least from its crop's
-    centre keeps the person and the other counts as missed.
+    centre keeps the person and the other looks again without them (:meth:`_past_others`),
+    counting as missed if it still finds no one else.
     """
 
     def __init__(self, detector: PersonDetector, landmarks: LandmarkModel,
@@ -99,12 +110,42 @@ class BlazePoseTracker:
         if len(tracks) == 0:
             return FramePeople.empty(N_BODY)
         found = self._landmarks(frame, tracks.rois)
-        hips = found.xy[:, ALIGNMENT]                                       # (T, 2, 2)
-        drift = np.linalg.norm(hips[:, 0] - tracks.rois.centre, axis=-1) / tracks.rois.side
-        present = found.pose >= PRESENCE_THRESHOLD
-        priority = np.where(present, -drift, -1e9)
-        seen = present & ~_duplicates(found.xy, tracks.rois.side, priority)
-        seen &= ~_overlapping_new(found.xy, tracks.ids, seen, found.pose)
+        priority = _priority(found, tracks.rois)
+        found = self._past_others(frame, tracks, found, priority)
+        return self._follow(tracks, found, _seen(found, tracks, priority))
+
+    def _past_others(self, frame: NDArray[np.uint8], tracks: _Tracks, found: Landmarks,
+                     priority: NDArray[np.int64]) -> Landmarks:
+        """``found`` after each track's crop, in order of ``priority`` (T,), is looked at
+        again with the people found before it hidden, where the crop holds any of them.
+
+        The model fits the most salient person of a crop (one facing the camera over one
+        turned away), so a track's crop that also holds someone already found may give that
+        person, or a blend of both. The fit of the crop without them replaces the first where
+        it shows a person of its own and the first does not, or shows another person.
+        """
+        kept = np.zeros(len(tracks), dtype=bool)          # fits of a person of their own
+        side = tracks.rois.side
+        for k in np.argsort(-priority, kind="stable"):
+            before = kept & (priority > priority[k])
+            others = (found.xy[before], side[before])
+            kept[k] = _own(found.xy[k], found.pose[k], side[k], *others)
+            # a blend needs the two bodies to meet; a crop without a person of its own may
+            # hold one behind the people found anywhere in it. New people are not retried:
+            # with the one they duplicate hidden, a crop has no earlier sign of anyone.
+            reach = _body_box(found.xy[[k]]) if kept[k] else _crop_box(tracks.rois.take([k]))
+            if tracks.ids[k] < 0 or not (box_iou(reach, _body_box(others[0])) > 0).any():
+                continue
+            again = self._landmarks(frame, tracks.rois.take([k]),
+                                    Silhouettes(tracks.rois.take(before), found.mask[before]))
+            if _own(again.xy[0], again.pose[0], side[k], *others) and not (
+                    kept[k] and _duplicate_of(again.xy[0], side[k], found.xy[[k]], side[[k]])):
+                found, kept[k] = found.replaced(np.array([k]), again), True
+        return found
+
+    def _follow(self, tracks: _Tracks, found: Landmarks, seen: NDArray[np.bool_]) -> FramePeople:
+        """The people ``seen`` (T,) among ``found`` in ``tracks``' crops, the most confident
+        first (new ones given ids); the tracks to follow in the next frame kept."""
         seen_order = np.flatnonzero(seen)[np.argsort(-found.pose[seen], kind="stable")]
         shown = seen_order[:self._config.max_people]
         ids = tracks.ids.copy()
@@ -113,8 +154,9 @@ class BlazePoseTracker:
         self._next_id += len(fresh)
         lost = np.flatnonzero(~seen & (ids >= 0) & (tracks.missed < REMEMBER_LOST))
         lost = lost[np.argsort(tracks.missed[lost], kind="stable")]
+        hips = found.xy[shown][:, ALIGNMENT]
         self._tracks = _Tracks.concat([
-            _Tracks(ids[shown], Rois.from_alignment(hips[shown]), body_boxes(hips[shown]),
+            _Tracks(ids[shown], Rois.from_alignment(hips), body_boxes(hips),
                     np.zeros(len(shown), np.int64)),
             _Tracks(ids[lost], tracks.rois.take(lost), tracks.boxes[lost],
                     tracks.missed[lost] + 1)]).take(slice(0, self._config.max_people))
@@ -146,6 +188,56 @@ def _match(track_boxes: NDArray[np.float64], boxes: NDArray[np.float64]) -> NDAr
     return np.stack([rows[good], cols[good]], axis=1).astype(np.int64).reshape(-1, 2)
 
 
+def _present(found: Landmarks) -> NDArray[np.bool_]:
+    """(P,) True where the landmark model is sure enough its crop holds a person."""
+    return found.pose >= PRESENCE_THRESHOLD
+
+
+def _priority(found: Landmarks, rois: Rois) -> NDArray[np.int64]:
+    """(T,) rank of each fit (higher first): present fits first, then those whose hips moved
+    least from their crop's centre (the previous frame's hips)."""
+    drift = np.linalg.norm(found.xy[:, ALIGNMENT[0]] - rois.centre, axis=-1) / rois.side
+    return -np.argsort(np.lexsort((drift, ~_present(found))))
+
+
+def _seen(found: Landmarks, tracks: _Tracks, priority: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """(T,) True for the fits in ``tracks``' crops that show a person of their own: present,
+    not a duplicate of a fit of higher ``priority`` (T,), not a new fit overlapping a tracked
+    person."""
+    present = _present(found)
+    seen = present & ~_duplicates(found.xy, tracks.rois.side, priority)
+    return seen & ~_overlapping_new(found.xy, tracks.ids, seen, found.pose)
+
+
+def _crop_box(rois: Rois) -> NDArray[np.float64]:
+    """(T, 4) px x0 y0 x1 y1: the upright box around each crop."""
+    reach = rois.side / 2 * (np.abs(np.cos(rois.angle)) + np.abs(np.sin(rois.angle)))
+    return np.concatenate([rois.centre - reach[:, None], rois.centre + reach[:, None]], axis=1)
+
+
+def _body_box(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(P, 4) px x0 y0 x1 y1: the box around each person's body landmarks (of (P, 39, 2))."""
+    body = xy[:, :N_BODY]
+    return np.concatenate([body.min(axis=1), body.max(axis=1)], axis=1)
+
+
+def _own(xy: NDArray[np.float64], pose: float, side: float, others: NDArray[np.float64],
+         other_sides: NDArray[np.float64]) -> bool:
+    """Whether a fit of landmarks xy (39, 2) px and pose probability ``pose``, in a crop of
+    ``side`` px, shows a person: present and none of ``others`` (see :func:`_duplicate_of`)."""
+    return pose >= PRESENCE_THRESHOLD and not _duplicate_of(xy, side, others, other_sides)
+
+
+def _duplicate_of(xy: NDArray[np.float64], side: float, others: NDArray[np.float64],
+                  other_sides: NDArray[np.float64]) -> bool:
+    """Whether the person of landmarks xy (39, 2) px, found in a crop of ``side`` px, is one
+    of ``others`` (Q, 39, 2) px found in crops of ``other_sides`` (Q,) px (see
+    :func:`_duplicates`)."""
+    people = np.concatenate([others, xy[None]])
+    priority = np.append(np.zeros(len(others), np.int64), -1)
+    return bool(_duplicates(people, np.append(other_sides, side), priority)[-1])
+
+
 def _duplicates(xy: NDArray[np.float64], side: NDArray[np.float64],
                 priority: NDArray[np.float64]) -> NDArray[np.bool_]:
     """(P,) True for a track that follows the same person as one of higher priority (P,) (the
@@ -168,8 +260,7 @@ def _overlapping_new(xy: NDArray[np.float64], ids: NDArray[np.int64], seen: NDAr
     (P, 39, 2) px) overlaps by more than NEW_OVERLAP that of a seen person ranking before it
     (tracked people first, then by priority (P,)): most likely a second, worse fit of that
     person (seen from behind, say) rather than someone new."""
-    body = xy[:, :N_BODY]
-    boxes = np.concatenate([body.min(axis=1), body.max(axis=1)], axis=1)
+    boxes = _body_box(xy)
     tracked = ids >= 0
     ranks_before = (tracked[None, :] & ~tracked[:, None]) | (
         (tracked[None, :] == tracked[:, None]) & (priority[None, :] > priority[:, None]))
@@ -197,7 +288,7 @@ class BlazePose:
                 "redetect_every": self.config.redetect_every,
                 "presence_threshold": PRESENCE_THRESHOLD, "match_iou": MATCH_IOU,
                 "same_person": SAME_PERSON, "new_overlap": NEW_OVERLAP,
-                "remember_lost": REMEMBER_LOST,
+                "remember_lost": REMEMBER_LOST, "hide_found_people": MASK_THRESHOLD,
                 "heatmap_refinement": self.refine}
 
     def stream(self) -> BlazePoseTracker:

@@ -4,7 +4,10 @@ Follows MediaPipe's ``pose_landmark_by_roi_cpu`` graph: a square region of inter
 turned so that the body is upright, is cut to 256 x 256 RGB in [0, 1]; the model gives 39
 landmarks (the 33 of the body, then the hip centre and a full-body scale point that place the
 next frame's ROI, then 4 unused) as x, y, z in crop pixels with visibility and presence logits,
-a pose-presence probability and 64 x 64 heatmaps (logits) that refine the landmarks.
+a pose-presence probability, a 256 x 256 segmentation of the person (logits) and 64 x 64
+heatmaps (logits) that refine the landmarks. People already found can be hidden from a crop
+(their segmentation filled with the crop's background colour) so that the model looks at
+someone else there.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ ALIGNMENT = (33, 34)            # hip centre and full-body scale point, for the 
 ROI_SCALE = 1.25                # ROI side / twice the alignment distance (MediaPipe's margin)
 HEATMAP_KERNEL = 7              # heatmap cells a side averaged around a landmark
 HEATMAP_MIN_CONFIDENCE = 0.5    # a landmark moves only where the heatmap peak is this sure
+MASK_THRESHOLD = 0.5            # segmentation probability from which a pixel is the person's
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,47 @@ class Landmarks:
         visibility: (P, 39) probability that the landmark is in view and not hidden.
         presence: (P, 39) probability that the landmark is inside the frame.
         pose: (P,) probability that the crop holds a person.
+        mask: (P, 256, 256) probability that each crop pixel shows the person found.
     """
 
     xy: NDArray[np.float64]
     visibility: NDArray[np.float64]
     presence: NDArray[np.float64]
     pose: NDArray[np.float64]
+    mask: NDArray[np.float32]
+
+    def replaced(self, index: NDArray[np.int64], other: Landmarks) -> Landmarks:
+        """A copy with the people at ``index`` (n,) replaced by ``other``'s n."""
+        parts = {}
+        for name in ("xy", "visibility", "presence", "pose", "mask"):
+            parts[name] = getattr(self, name).copy()
+            parts[name][index] = getattr(other, name)
+        return Landmarks(**parts)
+
+
+@dataclass(frozen=True)
+class Silhouettes:
+    """People to hide from the landmark model: their crops and segmentations there.
+
+    Attributes:
+        rois: Q crops.
+        mask: (Q, 256, 256) probability that each crop pixel shows that crop's person.
+    """
+
+    rois: Rois
+    mask: NDArray[np.float32]
+
+    def in_crop(self, to_crop: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """(256, 256) True where any of the people covers a pixel of the crop whose affine
+        from frame px is ``to_crop`` (2, 3)."""
+        to_theirs = self.rois.to_crop()                                   # (Q, 2, 3)
+        hidden = np.zeros((CROP_SIZE, CROP_SIZE), dtype=bool)
+        for theirs, mask in zip(to_theirs, self.mask, strict=True):
+            to_ours = _compose(to_crop, cv2.invertAffineTransform(theirs))
+            warped = cv2.warpAffine(mask, to_ours, (CROP_SIZE, CROP_SIZE),
+                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            hidden |= warped >= MASK_THRESHOLD
+        return hidden
 
 
 class LandmarkModel:
@@ -117,28 +156,37 @@ class LandmarkModel:
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = {tuple(d["shape"][1:]): d["index"]
                    for d in self._interpreter.get_output_details()}
-        wanted = [(N_LANDMARKS * 5,), (1,), (64, 64, N_LANDMARKS)]
+        wanted = [(N_LANDMARKS * 5,), (1,), (64, 64, N_LANDMARKS), (CROP_SIZE, CROP_SIZE, 1)]
         if not set(wanted) <= set(outputs):
             raise DetectionError(f"{self.path}: expected outputs shaped {wanted}, got "
                                  f"{sorted(outputs)}; reinstall mediapipe==0.10.14")
         self._outputs = [outputs[w] for w in wanted]
 
-    def __call__(self, frame_bgr: NDArray[np.uint8], rois: Rois) -> Landmarks:
-        """Landmarks of the people in ``rois`` of one (H, W, 3) BGR frame."""
+    def __call__(self, frame_bgr: NDArray[np.uint8], rois: Rois,
+                 hide: Silhouettes | None = None) -> Landmarks:
+        """Landmarks of the people in ``rois`` of one (H, W, 3) BGR frame; the people of
+        ``hide`` are painted over in each crop with the mean colour of the rest of it."""
         to_crop = rois.to_crop()
         raw = np.empty((len(rois), N_LANDMARKS, 5))
         pose = np.empty(len(rois))
         heatmap = np.empty((len(rois), 64, 64, N_LANDMARKS), dtype=np.float32)
+        mask = np.empty((len(rois), CROP_SIZE, CROP_SIZE), dtype=np.float32)
         for p in range(len(rois)):                                        # one model call each
             crop = cv2.warpAffine(frame_bgr, to_crop[p], (CROP_SIZE, CROP_SIZE),
                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if hide is not None:
+                hidden = hide.in_crop(to_crop[p])
+                rest = crop[~hidden] if not hidden.all() else crop.reshape(-1, 3)
+                crop[hidden] = rest.mean(axis=0).round().astype(np.uint8)
             self._interpreter.set_tensor(self._input,
                                          crop[None, :, :, ::-1].astype(np.float32) / 255.0)
             self._interpreter.invoke()
             out = [self._interpreter.get_tensor(i)[0] for i in self._outputs]
             raw[p], pose[p], heatmap[p] = out[0].reshape(N_LANDMARKS, 5), out[1][0], out[2]
+            mask[p] = _sigmoid(out[3][..., 0].astype(np.float64))
         xy = refine_with_heatmap(raw[..., :2], heatmap) if self.refine else raw[..., :2]
-        return Landmarks(rois.to_frame(xy), _sigmoid(raw[..., 3]), _sigmoid(raw[..., 4]), pose)
+        return Landmarks(rois.to_frame(xy), _sigmoid(raw[..., 3]), _sigmoid(raw[..., 4]), pose,
+                         mask)
 
 
 def refine_with_heatmap(xy: NDArray[np.float64], heatmap: NDArray[np.float32],
@@ -174,6 +222,12 @@ def refine_with_heatmap(xy: NDArray[np.float64], heatmap: NDArray[np.float32],
     move = inside & (conf.max(axis=(-2, -1)) >= min_confidence) & (total > 0)
     refined = np.stack([mean_col, mean_row], -1) / n * size
     return np.where(move[..., None], refined, xy)
+
+
+def _compose(outer: NDArray[np.float64], inner: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(2, 3) affine applying ``inner`` (2, 3), then ``outer`` (2, 3)."""
+    return np.concatenate([outer[:, :2] @ inner[:, :2],
+                           outer[:, :2] @ inner[:, 2:] + outer[:, 2:]], axis=1)
 
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
