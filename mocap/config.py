@@ -17,6 +17,7 @@ from calibration.errors import CalibrationError
 from mocap.detection.config import DetectionConfig
 from mocap.detection.session_videos import VideoConfig
 from mocap.errors import ConfigError, MocapError
+from mocap.filtering import FilterConfig
 from mocap.keypoints_io import MAX_FPS
 from mocap.triangulation import TriangulationConfig
 from rigs.errors import RigError
@@ -31,11 +32,14 @@ class SessionConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     videos: VideoConfig = field(default_factory=VideoConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
             raise ConfigError(f"'fps' must be in (0, {MAX_FPS:g}] frames per second, got "
                               f"{self.fps}")
+        if self.fps is not None:
+            self.filter.check_rate(self.fps)
         if self.keypoint_set is not None:
             try:
                 get_skeleton(self.keypoint_set)

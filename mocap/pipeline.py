@@ -12,6 +12,7 @@ from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
 from mocap.errors import ConfigError, TriangulationError
+from mocap.filtering import fill_gaps, smooth
 from mocap.keypoints_stage import require_2d_input, session_keypoints
 from mocap.metrics import joint_errors, summarize_errors
 from mocap.run_outputs import RunOutputs
@@ -56,6 +57,7 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
         truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
         motion = triangulate(calibration.rig, keypoints, config.triangulation)
         require_joints(motion, config.triangulation)
+        motion = smooth(fill_gaps(motion, config.filter), config.filter)
         run.own("points3d.npz", "points3d*.trc")
         write_points3d(motion, run.staging / "points3d.npz")
         write_trc_files(motion, run.staging)
