@@ -1,0 +1,255 @@
+"""Ground-truth motion from real motion capture: a CMU BVH clip as the keypoints of any set.
+
+``motion_from_bvh`` reads a clip (``rigs.bvh``), resamples its joint rotations to the rate asked
+(spherical interpolation, so every bone keeps its length), runs forward kinematics, turns the
+file's Y-up world into ours (Z up, metres) and reads each keypoint of the set off the skeleton.
+The person is then placed in the studio volume: the hip midpoint's horizontal range centred on
+``centre``, and the floor (see ``_floor_height``) at z = 0.
+
+Keypoints on a CMU joint (the two CMU namings are in ``CMU_NAMINGS``):
+
+======================================  =============================================
+keypoint                                CMU point
+======================================  =============================================
+``*_hip, *_knee, *_ankle``              hip joint centre, knee, ankle (LeftUpLeg/LeftHip...)
+``*_shoulder, *_elbow, *_wrist``        shoulder joint, elbow, wrist (LeftArm/LeftShoulder...)
+``*_thumb``                             the thumb's end site (LThumb_end)
+``mid_hip`` (Halpe ``hip``), H36M       midpoint of the two hip joints (H36M's pelvis lies
+``pelvis``                              level with its hip joints)
+``neck`` (OpenPose, Halpe)              midpoint of the shoulders, as OpenPose defines it
+H36M ``thorax``                         the base of the neck (Neck1 / Neck)
+H36M ``spine``                          midpoint of the hip midpoint and the neck base
+H36M ``neck`` ("Neck/Nose"), BODY_25B   the Head joint, at the top of the neck near the chin
+``upper_neck``
+H36M ``head``, Halpe ``head``           the head's end site (Head_end), about the forehead
+======================================  =============================================
+
+Keypoints CMU lacks (face, heels, toes, BlazePose's knuckles, the head top) sit at a fixed
+offset in metres (``_OFFSETS``) in a body segment's frame, built once per clip from its rest pose
+(all channels zero) and carried by the segment's joint: ``u`` along the segment's bone to the
+child named, ``v`` the hint axis made perpendicular, ``w = u x v``. Offsets are written for the
+left side; the right side negates ``w``.
+
+=======  =========================  ==================================  =====================
+segment  joint, bone to             u, v, w                             keypoints
+=======  =========================  ==================================  =====================
+head     Head, its end site         up, forward, left                   face, head top
+foot     ankle, toe base            forward, up, right                  heel
+toes     toe base, its end site     forward, up, right                  toe tips
+hand     palm (at the wrist),       towards the fingers, thumb side,    index and pinky
+         fingers                    (unused)                            knuckles
+=======  =========================  ==================================  =====================
+
+Where the offsets come from: CMU's head joint sits about chin height (0.86 of stature in the
+clips' standing frames, taking stature from the hip joints at 0.53 of it) and its end site
+9-10 cm higher, near the nose; eyes (0.936 of stature), ears, mouth and the vertex are placed
+above the head joint by the usual head proportions of a 1.6-1.7 m adult. CMU's toe end site
+sits on the shoe's top (4-8 cm above the floor when standing), so the toe tips are 3 cm under
+it; the heel is the back of the calcaneus, 3.5 cm behind and 6.5 cm under the ankle centre
+along a foot pitched about 12 degrees as the clips' standing frames show.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix
+from mocap.errors import InputError
+from rigs.bvh import CMU_METRES_PER_UNIT, Y_UP_TO_Z_UP, BvhSkeleton, forward_kinematics, read_bvh
+from rigs.errors import RigError
+from rigs.keypoint_map import landmark
+from rigs.motion import Motion3D
+from rigs.skeleton import Skeleton, get_skeleton
+
+FloatArray = NDArray[np.float64]
+
+_ROLES = ("hip", "knee", "ankle", "toe", "shoulder", "elbow", "wrist", "palm", "fingers", "thumb")
+# Role -> (left, right) joint names; "neck_base" and "head" are single.
+CMU_NAMINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "CMU, MotionBuilder-style names (01_01)": {
+        **dict(zip(_ROLES, zip(
+            ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "LeftArm", "LeftForeArm",
+             "LeftHand", "LeftFingerBase", "LFingers", "LThumb"),
+            ("RightUpLeg", "RightLeg", "RightFoot", "RightToeBase", "RightArm", "RightForeArm",
+             "RightHand", "RightFingerBase", "RFingers", "RThumb"), strict=True), strict=True)),
+        "neck_base": ("Neck1",), "head": ("Head",)},
+    "CMU, ASF-style names (131_01)": {
+        **dict(zip(_ROLES, zip(
+            ("LeftHip", "LeftKnee", "LeftAnkle", "LeftToe", "LeftShoulder", "LeftElbow",
+             "LeftWrist", "lhand", "LFingers", "LThumb"),
+            ("RightHip", "RightKnee", "RightAnkle", "RightToe", "RightShoulder", "RightElbow",
+             "RightWrist", "rhand", "RFingers", "RThumb"), strict=True), strict=True)),
+        "neck_base": ("Neck",), "head": ("Head",)},
+}
+
+_UP, _FORWARD = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])  # BVH rest pose axes
+# segment -> (joint role, role of the child its bone points to, hint axis in the rest pose)
+_SEGMENTS = {"head": ("head", "head_end", _FORWARD), "foot": ("{side}_ankle", "{side}_toe", _UP),
+             "toes": ("{side}_toe", "{side}_toe_end", _UP),
+             "hand": ("{side}_palm", "{side}_fingers", _FORWARD)}
+# keypoint -> (segment, anchor role, (u, v, w) metres for the left side)
+_OFFSETS = {
+    "nose": ("head", "head", (0.075, 0.11, 0.0)),
+    "head_top": ("head", "head", (0.225, -0.01, 0.0)),
+    "{side}_eye": ("head", "head", (0.125, 0.085, 0.032)),
+    "{side}_eye_inner": ("head", "head", (0.125, 0.09, 0.017)),
+    "{side}_eye_outer": ("head", "head", (0.12, 0.075, 0.047)),
+    "{side}_ear": ("head", "head", (0.10, 0.0, 0.075)),
+    "mouth_{side}": ("head", "head", (0.045, 0.09, 0.025)),
+    "{side}_heel": ("foot", "{side}_ankle", (-0.035, -0.065, 0.0)),
+    "{side}_foot_index": ("toes", "{side}_toe_end", (0.0, -0.03, 0.0)),
+    "{side}_big_toe": ("toes", "{side}_toe_end", (0.0, -0.03, 0.02)),
+    "{side}_small_toe": ("toes", "{side}_toe_end", (-0.025, -0.03, -0.035)),
+    "{side}_index": ("hand", "{side}_palm", (0.08, 0.02, 0.0)),
+    "{side}_pinky": ("hand", "{side}_palm", (0.07, -0.03, 0.0)),
+}
+_END_SITES = ("head", "left_toe", "right_toe", "left_thumb", "right_thumb")
+_FOOT_POINTS = ("heel", "foot_index", "big_toe", "small_toe")
+
+
+def motion_from_bvh(path: str | Path, skeleton: str | Skeleton = "coco17", *,
+                    fps: float | None = None, start_s: float = 0.0,
+                    duration_s: float | None = None, scale: float = CMU_METRES_PER_UNIT,
+                    centre: tuple[float, float] = (0.0, 0.0)) -> Motion3D:
+    """One person's ground-truth keypoints from a CMU BVH clip, placed in the studio volume.
+
+    Args:
+        path: a BVH file with CMU's skeleton (either naming in ``CMU_NAMINGS``).
+        skeleton: the keypoint set to read off the body (every joint comes back finite).
+        fps: output rate; None keeps the clip's own (a Frame Time within 0.01 % of a whole
+            rate, such as CMU's .0083333, counts as that rate).
+        start_s, duration_s: the part of the clip to use, in seconds from its first frame.
+        scale: metres per file unit (CMU's by default; see ``rigs.bvh``).
+        centre: world (x, y) metres of the centre of the hip midpoint's horizontal range.
+    Returns:
+        Motion3D with xyz (F, 1, J, 3) in metres, Z up, feet on the floor z = 0.
+    Raises:
+        RigError: the file is malformed or lacks a CMU joint (the message names it).
+        InputError: the time range or rate is outside the clip.
+    """
+    skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
+    bvh = read_bvh(path, scale=scale)
+    roles = cmu_roles(bvh.skeleton, str(path))
+    source_fps = _whole_rate(bvh.fps)
+    out_fps = source_fps if fps is None else float(fps)
+    rot, trans = bvh.local_transforms()
+    rot, trans = resample_local(rot, trans, source_fps, out_fps, start_s, duration_s, str(path))
+    world_rot, world_pos = forward_kinematics(bvh.skeleton.parents, rot, trans)
+    world_rot = Y_UP_TO_Z_UP @ world_rot                                     # (F, J, 3, 3)
+    world_pos = world_pos @ Y_UP_TO_Z_UP.T                                   # (F, J, 3)
+    points = body_points(bvh.skeleton, roles, world_rot, world_pos)
+    shift = _placement(points, centre)
+    xyz = np.stack([points[landmark(skel.name, j)] for j in skel.joints], axis=1) + shift
+    return Motion3D(xyz=xyz[:, None], skeleton=skel, fps=out_fps)
+
+
+def cmu_roles(skeleton: BvhSkeleton, source: str) -> dict[str, int]:
+    """Role (``left_hip``, ``neck_base``, ``left_toe_end``...) -> index into ``skeleton``.
+
+    Raises:
+        RigError: naming the joints missing from the closest of ``CMU_NAMINGS``.
+    """
+    missing = {}
+    for label, naming in CMU_NAMINGS.items():
+        names = {}
+        for role, joints in naming.items():
+            sides = ("left_", "right_") if len(joints) == 2 else ("",)
+            names.update({side + role: joint for side, joint in zip(sides, joints, strict=True)})
+        names.update({f"{role}_end": f"{names[role]}_end" for role in _END_SITES})
+        absent = [n for n in names.values() if n not in skeleton.names]
+        if not absent:
+            return {role: skeleton.names.index(n) for role, n in names.items()}
+        missing[label] = absent
+    label, absent = min(missing.items(), key=lambda item: len(item[1]))
+    raise RigError(f"{source}: not a CMU skeleton; the closest naming, {label}, also has "
+                   f"{', '.join(absent)}")
+
+
+def _whole_rate(fps: float) -> float:
+    return float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
+
+
+def resample_local(rotations: FloatArray, translations: FloatArray, source_fps: float,
+                   fps: float, start_s: float, duration_s: float | None, source: str
+                   ) -> tuple[FloatArray, FloatArray]:
+    """Local transforms (F0, J, 3, 3) and (F0, J, 3) at ``source_fps`` to ``fps`` from
+    ``start_s``: rotations interpolated on the sphere, translations linearly; frames that fall
+    on a source frame are copied exactly.
+
+    Returns:
+        rotations (F, J, 3, 3) and translations (F, J, 3).
+    """
+    n = rotations.shape[0]
+    end_s = (n - 1) / source_fps
+    stop_s = end_s if duration_s is None else start_s + duration_s
+    if not (fps > 0 and n >= 2 and 0 <= start_s < stop_s <= end_s + 1e-9):
+        raise InputError(f"{source}: cannot take {start_s:g}-{stop_s:g} s at {fps:g} fps from a "
+                         f"clip of {n} frames at {source_fps:g} fps ({end_s:.3f} s); choose a "
+                         "range inside the clip and a positive rate")
+    count = int(np.floor((stop_s - start_s) * fps + 1e-9)) + 1
+    x = (start_s + np.arange(count) / fps) * source_fps                     # (F,) source frames
+    i = np.minimum(np.floor(x + 1e-9).astype(int), n - 2)
+    a = np.clip(x - i, 0.0, 1.0)
+    a = np.where(a < 1e-9, 0.0, a)[:, None, None]                           # (F, 1, 1)
+    step = matrix_to_rodrigues(np.swapaxes(rotations[i], -1, -2) @ rotations[i + 1])  # (F, J, 3)
+    rot = rotations[i] @ rodrigues_to_matrix(a * step)
+    trans = translations[i] + a * (translations[i + 1] - translations[i])
+    return rot, trans
+
+
+def body_points(skeleton: BvhSkeleton, roles: dict[str, int], world_rot: FloatArray,
+                world_pos: FloatArray) -> dict[str, FloatArray]:
+    """Every keypoint the module docstring defines, by landmark name (``rigs.keypoint_map``).
+
+    Args:
+        world_rot: (F, J, 3, 3) and world_pos: (F, J, 3) of the BVH skeleton's points.
+    Returns:
+        landmark -> (F, 3) positions in the frame of ``world_pos``.
+    """
+    at = {role: world_pos[:, j] for role, j in roles.items()}
+    pts: dict[str, FloatArray] = {}
+    for side in ("left", "right"):
+        for part in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist"):
+            pts[f"{side}_{part}"] = at[f"{side}_{part}"]
+        pts[f"{side}_thumb"] = at[f"{side}_thumb_end"]
+    pts["mid_hip"] = pts["h36m17:pelvis"] = (at["left_hip"] + at["right_hip"]) / 2
+    pts["neck"] = (at["left_shoulder"] + at["right_shoulder"]) / 2
+    pts["h36m17:thorax"] = at["neck_base"]
+    pts["spine"] = (pts["mid_hip"] + at["neck_base"]) / 2
+    pts["h36m17:neck"] = pts["upper_neck"] = at["head"]
+    pts["head"] = pts["h36m17:head"] = at["head_end"]
+    for name, (segment, anchor, offset) in _OFFSETS.items():
+        for side, sign in (("left", 1.0), ("right", -1.0)) if "{side}" in name else (("", 1.0),):
+            joint, child, hint = _SEGMENTS[segment]
+            frame = _segment_frame(skeleton.offsets[roles[child.format(side=side)]], hint)
+            local = frame @ (np.asarray(offset) * (1.0, 1.0, sign))          # (3,) joint frame
+            pts[name.format(side=side)] = (at[anchor.format(side=side)]
+                                           + world_rot[:, roles[joint.format(side=side)]] @ local)
+    return pts
+
+
+def _segment_frame(bone: FloatArray, hint: FloatArray) -> FloatArray:
+    """(3, 3) columns u (along ``bone``), v (``hint`` made perpendicular), w = u x v."""
+    u = bone / np.linalg.norm(bone)
+    v = hint - (hint @ u) * u
+    v /= np.linalg.norm(v)
+    return np.column_stack([u, v, np.cross(u, v)])
+
+
+def _floor_height(points: dict[str, FloatArray]) -> float:
+    """Height of the floor under the clip: the 5th percentile over frames of the lowest foot
+    keypoint (heels, toes), so a few frames where a foot dips through the capture's floor do not
+    lift the whole take."""
+    feet = np.stack([points[f"{s}_{p}"][:, 2] for s in ("left", "right") for p in _FOOT_POINTS],
+                    axis=1)                                                  # (F, 8)
+    return float(np.percentile(feet.min(axis=1), 5))
+
+
+def _placement(points: dict[str, FloatArray], centre: tuple[float, float]) -> FloatArray:
+    """(3,) shift putting the hip midpoint's horizontal range around ``centre``, floor at 0."""
+    hips = points["mid_hip"][:, :2]                                          # (F, 2)
+    middle = (hips.min(axis=0) + hips.max(axis=0)) / 2
+    return np.array([*(np.asarray(centre, float) - middle), -_floor_height(points)])
