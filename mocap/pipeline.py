@@ -18,7 +18,7 @@ from mocap.metrics import joint_errors, summarize_errors
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
 from mocap.triangulation import TriangulationConfig, triangulate
-from rigs.motion import Motion3D
+from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
 @dataclass
@@ -92,14 +92,16 @@ def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
 def format_summary(result: RunResult) -> str:
     """A few lines for the terminal."""
     m = result.motion
-    found = np.isfinite(m.xyz).all(-1)
+    found = m.source == TRIANGULATED
+    filled = (m.source == FILLED).mean()
     lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
         f"2D keypoints: {result.keypoints_source}",
         (f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
          f"keypoints: {m.skeleton.name} ({len(m.skeleton)})"),
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "
-        f"reprojection error {np.nanmean(m.reprojection_error):.2f} px"
+        f"reprojection error {np.nanmean(m.reprojection_error[found]):.2f} px"
+        + (f"; {filled:.1%} filled in gaps" if filled else "")
         if found.any() else "triangulated: no joint was seen by enough cameras",
     ]
     lines += [f"wrote {p}" for p in result.outputs]
