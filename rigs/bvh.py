@@ -1,24 +1,27 @@
 """BVH motion files: the joint hierarchy, the channel values, and forward kinematics.
 
-Conventions (Biovision's, as Blender, MotionBuilder and the CMU release read them):
+Conventions:
 
 - A joint's local transform maps its own frame into its parent's: ``x_parent = R x + t``.
   ``t`` is the joint's OFFSET; position channels, where a joint has them, replace the matching
   components of the offset (they hold the joint's whole local translation, as in files that
-  give every joint six channels and in root joints whose OFFSET is a rest position).
+  give every joint six channels). Readers differ here (some add them to the offset); the two
+  agree wherever such a joint's OFFSET is zero, as for the root of CMU's and most files.
 - ``R`` is the product of the joint's rotation channels in the order they are listed
   (``Zrotation Yrotation Xrotation`` is ``Rz @ Ry @ Rx``), right-handed, in degrees; a joint may
   list any subset and order of the three axes.
 - An ``End Site`` becomes a point of its own with no channels, named ``<parent>_end``: it
-  carries the tips the joints lack (head top, toe tips, finger tips).
+  carries the tips the joints lack (head, toes, fingers, thumbs).
 - The file's world frame is kept (Y up in nearly every BVH file); ``Y_UP_TO_Z_UP`` turns it
   into this project's Z-up frame.
 
 Units: the file's own, times ``scale``. The CMU release (``../shared/data/cmu_mocap``) keeps
 the units of CMU's ASF/AMC skeletons, ``length 0.45`` in the ASF header: one unit is
-1/0.45 inch, so ``CMU_METRES_PER_UNIT`` = 0.0254 / 0.45 = 0.05644 m. With it the clips'
-subjects stand 1.6-1.75 m from the floor to the head's end site (tests/rigs/test_bvh.py),
-while taking one unit as an inch would make them 0.7 m tall and as a centimetre 0.3 m.
+1/0.45 inch, so ``CMU_METRES_PER_UNIT`` = 0.0254 / 0.45 = 0.05644 m. With it the clips' legs
+(hip joint to ankle) measure 0.80-0.83 m, 0.49 of stature (Winter's anthropometry) for people
+1.63-1.69 m tall, and their head end site stands 1.39-1.48 m over the lowest foot point in
+the first half second (standing), about nose height (tests/rigs/test_bvh.py); a unit taken as
+one inch would make them 0.75 m tall.
 """
 
 from __future__ import annotations
@@ -129,7 +132,7 @@ def axis_rotation(axis: int, angle: FloatArray) -> FloatArray:
     angle = np.asarray(angle, dtype=float)
     c, s = np.cos(angle), np.sin(angle)
     out = np.zeros((*angle.shape, 3, 3))
-    i, k = [a for a in range(3) if a != axis]
+    i, k = (axis + 1) % 3, (axis + 2) % 3
     out[..., axis, axis] = 1.0
     out[..., i, i], out[..., k, k] = c, c
     out[..., i, k], out[..., k, i] = -s, s
@@ -154,8 +157,8 @@ def forward_kinematics(parents: tuple[int, ...] | list[int], rotations: FloatArr
             world_rot[:, j], world_pos[:, j] = rotations[:, j], translations[:, j]
         else:
             world_rot[:, j] = world_rot[:, p] @ rotations[:, j]
-            world_pos[:, j] = world_pos[:, p] + (world_rot[:, p] @ translations[:, j, :, None])[
-                ..., 0]
+            step = world_rot[:, p] @ translations[:, j, :, None]             # (F, 3, 1)
+            world_pos[:, j] = world_pos[:, p] + step[..., 0]
     return world_rot, world_pos
 
 
@@ -184,9 +187,7 @@ def parse_bvh(text: str, *, source: str = "<string>", scale: float = 1.0) -> Bvh
                        "MOTION, 'Frames:', 'Frame Time:' and one line of values per frame")
     tokens = _Tokens(lines[:motion_line], source)
     tokens.expect("HIERARCHY")
-    skeleton = _read_hierarchy(tokens)
-    skeleton = BvhSkeleton(skeleton.names, skeleton.parents, skeleton.offsets * scale,
-                           skeleton.channels, skeleton.end_site)
+    skeleton = _read_hierarchy(tokens, scale)
     values, frame_time = _read_motion(lines, motion_line, source, skeleton.n_channels)
     is_position = np.array([c.endswith("position") for chans in skeleton.channels for c in chans],
                            dtype=bool)
@@ -226,16 +227,16 @@ class _Tokens:
     def numbers(self, count: int, what: str) -> list[float]:
         out = []
         for _ in range(count):
-            word = self.peek()
+            word = self.peek() or ""
             try:
-                out.append(float(word))                                    # type: ignore[arg-type]
-            except (TypeError, ValueError):
+                out.append(float(word))
+            except ValueError:
                 raise self.error(f"{what} needs {count} numbers, found '{word}'") from None
             self.pos += 1
         return out
 
 
-def _read_hierarchy(tokens: _Tokens) -> BvhSkeleton:
+def _read_hierarchy(tokens: _Tokens, scale: float) -> BvhSkeleton:
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -243,9 +244,11 @@ def _read_hierarchy(tokens: _Tokens) -> BvhSkeleton:
     ends: list[bool] = []
 
     def joint(parent: int, end_site: bool) -> None:
-        name = f"{names[parent]}_end" if end_site else tokens.next("a joint name")
+        name = f"{names[parent]}_end" if end_site else (tokens.peek() or "")
         if name in names:
             raise tokens.error(f"joint name '{name}' is used twice")
+        if not end_site:
+            tokens.next("a joint name")
         index = len(names)
         names.append(name)
         parents.append(parent)
@@ -267,12 +270,12 @@ def _read_hierarchy(tokens: _Tokens) -> BvhSkeleton:
                                    f"found '{word}'")
         tokens.pos += 1
 
-    while tokens.peek() is not None and tokens.peek().upper() == "ROOT":  # type: ignore[union-attr]
+    while (tokens.peek() or "").upper() == "ROOT":
         tokens.pos += 1
         joint(-1, False)
     if not names or tokens.peek() is not None:
         raise tokens.error(f"expected 'ROOT', found '{tokens.peek()}'")
-    return BvhSkeleton(tuple(names), tuple(parents), np.array(offsets, dtype=float),
+    return BvhSkeleton(tuple(names), tuple(parents), np.array(offsets, dtype=float) * scale,
                        tuple(channels), tuple(ends))
 
 
@@ -307,10 +310,10 @@ def _read_motion(lines: list[str], motion_line: int, source: str, n_channels: in
     n_frames = _header_number(lines, motion_line + 1, _FRAMES, "Frames: <count>", source)
     frame_time = _header_number(lines, motion_line + 2, _FRAME_TIME, "Frame Time: <seconds>",
                                 source)
-    if n_frames != int(n_frames) or n_frames < 1:
+    if not (n_frames >= 1 and n_frames.is_integer()):
         raise RigError(f"{source}, line {motion_line + 2}: Frames must be a whole number >= 1, "
                        f"got {n_frames:g}")
-    if frame_time <= 0:
+    if not (frame_time > 0 and np.isfinite(frame_time)):
         raise RigError(f"{source}, line {motion_line + 3}: Frame Time must be positive seconds, "
                        f"got {frame_time:g}")
     first = motion_line + 3

@@ -164,8 +164,8 @@ def cmu_roles(skeleton: BvhSkeleton, source: str) -> dict[str, int]:
             return {role: skeleton.names.index(n) for role, n in names.items()}
         missing[label] = absent
     label, absent = min(missing.items(), key=lambda item: len(item[1]))
-    raise RigError(f"{source}: not a CMU skeleton; the closest naming, {label}, also has "
-                   f"{', '.join(absent)}")
+    raise RigError(f"{source}: not a CMU skeleton; it lacks {', '.join(absent)} (of the "
+                   f"closest naming, {label})")
 
 
 def _whole_rate(fps: float) -> float:
