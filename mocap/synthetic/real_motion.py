@@ -21,7 +21,7 @@ H36M ``thorax``                         the base of the neck (Neck1 / Neck)
 H36M ``spine``                          midpoint of the hip midpoint and the neck base
 H36M ``neck`` ("Neck/Nose"), BODY_25B   the Head joint, at the top of the neck near the chin
 ``upper_neck``
-H36M ``head``, Halpe ``head``           the head's end site (Head_end), about the forehead
+H36M ``head``, Halpe ``head``           ``head_top`` below (as the procedural person has it)
 ======================================  =============================================
 
 Keypoints CMU lacks (face, heels, toes, BlazePose's knuckles, the head top) sit at a fixed
@@ -127,7 +127,8 @@ def motion_from_bvh(path: str | Path, skeleton: str | Skeleton = "coco17", *,
     Returns:
         Motion3D with xyz (F, 1, J, 3) in metres, Z up, feet on the floor z = 0.
     Raises:
-        RigError: the file is malformed or lacks a CMU joint (the message names it).
+        RigError: the file is malformed or lacks a CMU joint, or ``skeleton`` has a keypoint
+            the CMU body does not define (the message names it).
         InputError: the time range or rate is outside the clip.
     """
     skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
@@ -142,7 +143,12 @@ def motion_from_bvh(path: str | Path, skeleton: str | Skeleton = "coco17", *,
     world_pos = world_pos @ Y_UP_TO_Z_UP.T                                   # (F, J, 3)
     points = body_points(bvh.skeleton, roles, world_rot, world_pos)
     shift = _placement(points, centre)
-    xyz = np.stack([points[landmark(skel.name, j)] for j in skel.joints], axis=1) + shift
+    names = [landmark(skel.name, j) for j in skel.joints]
+    unknown = [j for j, name in zip(skel.joints, names, strict=True) if name not in points]
+    if unknown:
+        raise RigError(f"keypoints {', '.join(unknown)} of {skel.name} have no definition on "
+                       f"the CMU body; it defines {', '.join(sorted(points))}")
+    xyz = np.stack([points[name] for name in names], axis=1) + shift
     return Motion3D(xyz=xyz[:, None], skeleton=skel, fps=out_fps)
 
 
@@ -220,7 +226,6 @@ def body_points(skeleton: BvhSkeleton, roles: dict[str, int], world_rot: FloatAr
     pts["h36m17:thorax"] = at["neck_base"]
     pts["spine"] = (pts["mid_hip"] + at["neck_base"]) / 2
     pts["h36m17:neck"] = pts["upper_neck"] = at["head"]
-    pts["head"] = pts["h36m17:head"] = at["head_end"]
     for name, (segment, anchor, offset) in _OFFSETS.items():
         for side, sign in (("left", 1.0), ("right", -1.0)) if "{side}" in name else (("", 1.0),):
             joint, child, hint = _SEGMENTS[segment]
@@ -228,6 +233,7 @@ def body_points(skeleton: BvhSkeleton, roles: dict[str, int], world_rot: FloatAr
             local = frame @ (np.asarray(offset) * (1.0, 1.0, sign))          # (3,) joint frame
             pts[name.format(side=side)] = (at[anchor.format(side=side)]
                                            + world_rot[:, roles[joint.format(side=side)]] @ local)
+    pts["head"] = pts["h36m17:head"] = pts["head_top"]
     return pts
 
 

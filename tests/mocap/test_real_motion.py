@@ -11,7 +11,7 @@ from mocap.synthetic.observe import DetectorErrors, observe_with_truth
 from mocap.synthetic.real_motion import motion_from_bvh
 from mocap.synthetic.studio import studio_rig
 from rigs.errors import RigError
-from rigs.skeleton import skeleton_names
+from rigs.skeleton import Skeleton, skeleton_names
 
 CLIPS = ("01_01", "131_01", "131_02", "131_03")
 FEET = ("left_heel", "right_heel", "left_big_toe", "right_big_toe", "left_small_toe",
@@ -109,6 +109,12 @@ def test_a_skeleton_without_cmu_joints_names_them(tmp_path):
                     "Frame Time: 0.01\n0 0 0\n0 0 1\n")
     with pytest.raises(RigError, match=r"robot\.bvh: not a CMU skeleton; it lacks LeftUpLeg, "):
         motion_from_bvh(path)
+
+
+def test_a_keypoint_the_body_lacks_is_named(shared_data):
+    tail = Skeleton("tailed", ("nose", "tail"), (-1, 0), ((0, 1),), ())
+    with pytest.raises(RigError, match=r"keypoints tail of tailed have no definition"):
+        motion_from_bvh(clip(shared_data, "131_01"), tail)
 
 
 def test_a_range_outside_the_clip_says_how_long_it_is(shared_data):
