@@ -206,7 +206,7 @@ def _prepare(rig: CameraRig, xy: FloatArray, weights: FloatArray) -> _Views:
             slope = (cam.distort(uv[c] + shift) - cam.distort(uv[c] - shift)) / (2 * step)
             to_pixels[c, :, :, axis] = slope @ cam.K[:2, :2].T
     return _Views(uv[..., 0].T.copy(), uv[..., 1].T.copy(), np.where(usable, weights, 0.0).T,
-                  to_pixels.transpose(2, 3, 1, 0).reshape(4, uv.shape[1], -1).copy())
+                  to_pixels.transpose(2, 3, 1, 0).reshape(4, uv.shape[1], uv.shape[0]))
 
 
 def _squared_pixel_errors(poses: _Poses, points: FloatArray, views: _Views) -> FloatArray:

@@ -179,6 +179,8 @@ def test_joints_seen_by_one_or_no_camera_are_missing_not_a_crash(scene):
     np.testing.assert_allclose(m.xyz[0, 0, 5:], xyz[0, 0, 5:], rtol=0, atol=1e-9)
     nobody = triangulate(rig, _kp(np.full_like(xy, np.nan), np.zeros_like(score), rig))
     assert (nobody.source == MISSING).all() and (nobody.n_views == 0).all()
+    no_frames = triangulate_views(rig, _kp(xy[:, :0], score[:, :0], rig))
+    assert no_frames.motion.xyz.shape == (0, 2, 17, 3) and no_frames.kept.shape == (4, 0, 2, 17)
 
 
 def test_a_camera_with_no_detections_is_simply_not_used(scene):
