@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -62,11 +66,27 @@ def tflite_interpreter(path: Path, num_threads: int = 1):  # -> ai_edge_litert I
         raise DetectionError("running TFLite models needs ai-edge-litert: "
                              "pip install 'mocap[detect]'") from e
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with _quiet_native_stderr():         # TFLite prints "INFO: Created ... delegate" there
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise DetectionError(f"{path}: not a loadable TFLite model ({e})") from e
     return interpreter
+
+
+@contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Send what native code writes to file descriptor 2 to /dev/null meanwhile (Python's own
+    ``sys.stderr`` messages, and exceptions, are untouched)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def ssd_anchor_centres(size: int = INPUT_SIZE) -> NDArray[np.float64]:
