@@ -11,6 +11,7 @@ with image_id, keypoints     COCO keypoint results (Detectron2, MMPose)   ``coco
 ``.json``: frame_id /        MMPose 1.x predictions                       ``mmpose``
 predictions / instances
 ``.csv`` from ``scorer``     DeepLabCut                                   ``deeplabcut``
+``.h5`` / ``.hdf5``          DeepLabCut (needs the ``dlc`` extra)         ``deeplabcut``
 ``.csv`` with img_loc_x      caliscope ``xy_<TRACKER>.csv`` (all cameras) ``caliscope``
 ``.csv`` frame,person,...    the generic keypoint CSV (ours)              ``generic_csv``
 ===========================  ===========================================  ===================
@@ -31,7 +32,7 @@ from mocap.imports2d.alphapose import read_alphapose
 from mocap.imports2d.assemble import first_line, json_repr
 from mocap.imports2d.caliscope import read_caliscope
 from mocap.imports2d.coco_results import load_json, read_coco_results
-from mocap.imports2d.deeplabcut import read_deeplabcut
+from mocap.imports2d.deeplabcut import H5_SUFFIXES, read_deeplabcut
 from mocap.imports2d.generic_csv import COLUMNS, SKELETON_LINE, read_generic_csv
 from mocap.imports2d.mmpose import read_mmpose
 from mocap.imports2d.openpose import read_openpose
@@ -72,13 +73,11 @@ def import_keypoints(path: Path, skeleton: str | None = None, fps: float | None 
     if suffix == ".csv":
         read = _csv_reader(path)(path, skeleton, fps)
         return read if isinstance(read, dict) else {path.stem: read}
-    if suffix in (".h5", ".hdf5"):
-        raise DetectionError(f"{path}: DeepLabCut's .h5 is a pandas HDF5 table, which needs "
-                             "pandas and PyTables (not installed here); export CSV from "
-                             "DeepLabCut (analyze_videos(..., save_as_csv=True)) and import that")
+    if suffix in H5_SUFFIXES:
+        return {path.stem: read_deeplabcut(path, skeleton, fps)}
     raise DetectionError(f"{path}: unknown keypoint file type '{suffix}'; expected a folder of "
-                         "OpenPose JSON, a .json (AlphaPose, COCO results, MMPose) or a .csv "
-                         "(DeepLabCut, caliscope, the generic keypoint CSV)")
+                         "OpenPose JSON, a .json (AlphaPose, COCO results, MMPose), a .csv "
+                         "(DeepLabCut, caliscope, the generic keypoint CSV) or DeepLabCut's .h5")
 
 
 def _json_reader(path: Path, data: Any) -> JsonReader:

@@ -55,7 +55,7 @@ def test_openpose_folder_and_caliscope_file(tmp_path):
      r"results .* or MMPose predictions")),
     ("k.csv", "a,b,c\n", (r"line 1 is 'a,b,c'; expected a DeepLabCut CSV .* or the generic CSV "
      r"header frame,person,keypoint,x,y,score")),
-    ("k.h5", "", r"DeepLabCut's \.h5 is a pandas HDF5 table, which needs pandas and PyTables"),
+    ("k.h5", "", r"not an HDF5 file; expected DeepLabCut's \.h5"),
     ("k.txt", "", r"unknown keypoint file type '\.txt'; expected a folder of OpenPose JSON"),
 ])
 def test_unknown_content_says_what_was_expected(tmp_path, name, content, message):
