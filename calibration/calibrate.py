@@ -119,9 +119,9 @@ def _calibrate(detections: Mapping[str, BoardDetections], board: PlanarBoard,
     board_poses = initial_board_poses(views, cameras, detections, obj)
     clock["extrinsics"] = time.perf_counter()
     refine = [_refines(n, given, config.refine_intrinsics) for n in detections]
-    bundle, refine, models, drift_warnings = _adjust(cameras, board_poses, detections, obj,
-                                                     refine, root, intr, config)
-    bundle, timing = compensate_rig(bundle, detections, motion, obj, refine, root, models)
+    bundle, refine, drift_warnings = _adjust(cameras, board_poses, detections, obj, refine,
+                                             root, intr, config)
+    bundle, timing = compensate_rig(bundle, detections, motion, obj, refine, root)
     clock["bundle"] = time.perf_counter()
     warnings = check_result(bundle, detections, intr, config)
     rig, board_world, description = _to_world(bundle, detections, obj, config.world_frame,
@@ -224,7 +224,7 @@ def _refines(name: str, given: Mapping[str, Camera], refine: bool | str) -> bool
 def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             detections: Mapping[str, BoardDetections], obj: FloatArray, refine: list[bool],
             root: str, intr: Mapping[str, IntrinsicsResult], config: CalibrationConfig
-            ) -> tuple[BundleResult, list[bool], list[frozenset[str]], list[str]]:
+            ) -> tuple[BundleResult, list[bool], list[str]]:
     """Extrinsics first (intrinsics held), then everything together where refined, each camera
     with the lens terms its own views pinned plus those the rig's shared views pin
     (``calibration.lens_model.adjust_lens_terms``). A camera whose joint
@@ -232,20 +232,17 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
     give is held at the latter, and the joint step run again.
 
     Returns:
-        the adjustment, which cameras' intrinsics were refined, each camera's lens model (the
-        terms free where refined), warnings.
+        the adjustment, which cameras' intrinsics were refined, warnings.
     """
     names = list(cameras)
     obs = observations([detections[n] for n in names], board.frames)
     fixed = names.index(root)
     first = bundle_adjust([cameras[n] for n in names], board, obs, obj, fixed_camera=fixed)
     refine, warnings, result = list(refine), [], first
-    models = [intr[n].model for n in names]
     while any(refine):
-        result, models = adjust_lens_terms(first.cameras, first.board, obs, obj, refine=refine,
-                                           models=[intr[n].model for n in names],
-                                           fixed_camera=fixed,
-                                           penalty=config.lens_term_penalty)
+        result, _ = adjust_lens_terms(first.cameras, first.board, obs, obj, refine=refine,
+                                      models=[intr[n].model for n in names],
+                                      fixed_camera=fixed, penalty=config.lens_term_penalty)
         moved = [(i, z) for i, c in enumerate(result.cameras)
                  if refine[i] and (z := _drift(c, intr[c.name])) > config.gate_sigma]
         if not moved:
@@ -254,7 +251,7 @@ def _adjust(cameras: Mapping[str, Camera], board: BoardPoses,
             refine[i] = False
             warnings.append(_drift_warning(result.cameras[i], intr[names[i]].camera, z))
         result = first
-    return result, refine, models, warnings
+    return result, refine, warnings
 
 
 def _drift(joint: Camera, single: IntrinsicsResult) -> float:

@@ -39,7 +39,6 @@ from calibration.bundle import (
     seen_corners,
 )
 from calibration.detections import BoardDetections
-from calibration.lens_model import model_constraints
 from calibration.result import CameraTiming, MotionReport
 from calibration.sync import SyncTable, frame_period
 
@@ -263,12 +262,11 @@ def board_motion(detections: Mapping[str, BoardDetections],
 
 
 def compensate_rig(bundle: BundleResult, detections: Mapping[str, BoardDetections],
-                   motion: BoardMotion, obj: FloatArray, refine: list[bool], root: str,
-                   models: Sequence[frozenset[str]]) -> tuple[BundleResult, MotionReport]:
+                   motion: BoardMotion, obj: FloatArray, refine: list[bool], root: str
+                   ) -> tuple[BundleResult, MotionReport]:
     """:func:`compensate` for a rig's adjustment of synchronized ``detections`` (the root
-    camera's pose held, intrinsics refined where ``refine``, each camera's lens terms those of
-    its ``models`` entry (``calibration.lens_model``); cameras of one image size share a line
-    time): the adjustment kept and the report's timing (``MotionTiming.as_report``)."""
+    camera's pose held, intrinsics refined where ``refine``; cameras of one image size share a
+    line time): the adjustment kept and the report's timing (``MotionTiming.as_report``)."""
     names = list(detections)
     dets = [detections[n] for n in names]
     frames = bundle.board.frames
@@ -278,11 +276,8 @@ def compensate_rig(bundle: BundleResult, detections: Mapping[str, BoardDetection
     heights = np.array([float(d.image_size[1]) for d in dets])
     fixed = names.index(root)
 
-    held, square = zip(*(model_constraints(m) for m in models))
-
     def adjust(o: Observations, start: BundleResult) -> BundleResult:
         return bundle_adjust(start.cameras, start.board, o, obj, refine_intrinsics=refine,
-                             fixed_intrinsics=list(held), square_pixels=list(square),
                              fixed_camera=fixed)
 
     sizes = [tuple(d.image_size) for d in dets]
