@@ -4,7 +4,9 @@ Both models ship inside the mediapipe wheel and run directly (person_detector.py
 pose_landmarks.py). Per video, each person is a track: the person detector places a rotated
 crop around each new person; from then on the landmarks' own alignment points place the next
 frame's crop, as MediaPipe's Pose does for its one person. The person detector runs again every
-``redetect_every`` frames to find people who came in, and on every frame while a track lost in
+``redetect_every`` frames to find people who came in while fewer than ``max_people`` are
+tracked (with ``max_people = 1`` it runs only to find the person, as MediaPipe's Pose does),
+and on every frame while a track lost in
 the last ``REMEMBER_LOST`` frames has not been found again; lost tracks are looked for in their
 last crop meanwhile and take their id back when found. Where people meet, a track's crop holds
 someone else too, and the model may fit them (a person facing the camera wins over one turned
@@ -103,8 +105,9 @@ class BlazePoseTracker:
     def __call__(self, frame: NDArray[np.uint8]) -> FramePeople:
         """The people in ``frame``, a (H, W, 3) BGR uint8 image, the most confident first."""
         tracks = self._tracks
+        room = len(tracks) < self._config.max_people          # someone new could be kept
         if len(tracks) == 0 or (tracks.missed > 0).any() \
-                or self._since_detection >= self._config.redetect_every:
+                or (room and self._since_detection >= self._config.redetect_every):
             tracks = self._with_detections(frame, tracks)
         self._since_detection += 1
         if len(tracks) == 0:
@@ -285,7 +288,7 @@ class BlazePose:
         return {**{f.name: file_sha256(f) for f in self._files},
                 "max_people": self.config.max_people,
                 "min_person_score": self.config.min_person_score,
-                "redetect_every": self.config.redetect_every,
+                "redetect_every": self.config.redetect_every, "redetect_while": "room",
                 "presence_threshold": PRESENCE_THRESHOLD, "match_iou": MATCH_IOU,
                 "same_person": SAME_PERSON, "new_overlap": NEW_OVERLAP,
                 "remember_lost": REMEMBER_LOST, "hide_found_people": MASK_THRESHOLD,

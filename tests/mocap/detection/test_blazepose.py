@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mocap.detection.blazepose import BlazePose
+from mocap.detection.blazepose import BlazePose, BlazePoseTracker
 from mocap.detection.config import DetectionConfig
 from mocap.detection.detector import FramePeople
 from mocap.detection.person_detector import PersonDetector
@@ -241,3 +241,23 @@ def test_settings_name_the_models_by_hash_and_the_thresholds(blazepose):
     assert settings["hide_found_people"] == 0.5       # segmentation threshold of a hidden person
     other = BlazePose(DetectionConfig(min_person_score=0.7)).settings()
     assert other != settings
+
+
+@pytest.mark.parametrize("max_people, calls", [(1, 1), (2, 6)])
+def test_the_person_detector_runs_again_only_while_there_is_room(shared_data, max_people, calls):
+    """One subject in view: with room for one person the detector runs once (as MediaPipe's
+    Pose, which looks again only when it loses its person); with room for more it runs every
+    ``redetect_every`` frames to find newcomers (30 frames / 5)."""
+    person_detector, landmarks = PersonDetector(0.5), LandmarkModel()
+    ran = []
+
+    def counted(frame):
+        ran.append(1)
+        return person_detector(frame)
+
+    config = DetectionConfig(max_people=max_people, redetect_every=5)
+    tracker = BlazePoseTracker(counted, landmarks, config)
+    video = shared_data / "pose2sim_demo/single_person/videos/cam01.mp4"
+    people = [tracker(frame) for frame in read_video(video)[:30]]
+    assert all(len(p.track_id) == 1 for p in people)
+    assert len(ran) == calls
