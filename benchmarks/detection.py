@@ -173,10 +173,12 @@ def timed_steps(clock: Clock, chunk_s: dict[str, float]) -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def make_session(take: str, root: Path, workers: int | None = None) -> Path:
+def make_session(take: str, root: Path, workers: int | None = None,
+                 max_people: int | None = None) -> Path:
     """A session folder: the take's videos linked as the calibration's cam_01..cam_04 and the
-    demo's Qualisys calibration imported (as a user would set it up); ``workers`` in its
-    session.toml where given (else the default, one per core)."""
+    demo's Qualisys calibration imported (as a user would set it up); ``workers`` and
+    ``max_people`` in its session.toml where given (else the defaults: one worker per core,
+    4 people)."""
     session = root / (take if workers is None else f"{take}_{workers}_worker")
     (session / "videos").mkdir(parents=True)
     for video in sorted((DEMO / take / "videos").glob("cam*.mp4")):
@@ -186,8 +188,9 @@ def make_session(take: str, root: Path, workers: int | None = None) -> Path:
                     str(DEMO / "calibration" / "Calib.qca.txt"),
                     "-o", str(session / "calibration" / "calibration.toml")],
                    check=True, capture_output=True)
-    if workers is not None:
-        (session / "session.toml").write_text(f"[detection]\nworkers = {workers}\n")
+    given = {"workers": workers, "max_people": max_people}
+    (session / "session.toml").write_text("[detection]\n" + "".join(
+        f"{key} = {value}\n" for key, value in given.items() if value is not None))
     return session
 
 
@@ -377,17 +380,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--takes", nargs="+", choices=TAKES, default=list(TAKES))
+    parser.add_argument("--max-people", type=int, help="[detection] max_people (default 4)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     records: dict[str, list[dict[str, float]]] = {take: [] for take in args.takes}
     with tempfile.TemporaryDirectory(prefix="detection_bench_") as tmp:
-        sessions = {take: (make_session(take, Path(tmp)), make_session(take, Path(tmp), 1))
+        sessions = {take: (make_session(take, Path(tmp), max_people=args.max_people),
+                           make_session(take, Path(tmp), 1, args.max_people))
                     for take in args.takes}
         for _ in range(args.repeat):
             for take in args.takes:
                 records[take].append(one_turn(take, *sessions[take]))
     results = {take: medians(r) for take, r in records.items()}
-    print(f"`python benchmarks/detection.py --repeat {args.repeat}`: medians of "
+    flags = f" --max-people {args.max_people}" if args.max_people else ""
+    print(f"`python benchmarks/detection.py --repeat {args.repeat}{flags}`: medians of "
           f"{args.repeat} turns on {os.cpu_count()} cores, 1-minute load average "
           f"{load:.1f} before and {os.getloadavg()[0]:.1f} after (a shared machine)\n")
     print(throughput_table(results, os.cpu_count() or 1), "", overhead_table(results), "",
