@@ -23,6 +23,8 @@ from mocap.session import Session
 
 FOREIGN_SUFFIXES = (".json", ".csv", ".h5", ".hdf5")
 CROP_SHARE = 0.01      # a video may be this share of its calibrated size smaller or larger
+NO_MONOCULAR = ("a single-camera path, lifting 2D to 3D with a network (issue 20), does not "
+                "exist yet")
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,46 @@ def session_keypoints(session: Session, rig: CameraRig, run: RunOutputs, config:
     """The session's 2D keypoints checked against ``rig``, and a sentence on where they came
     from: ``keypoints2d/`` when the session has it, else detected in ``videos/``."""
     if given_keypoints(session):
-        return load_given_keypoints(session, rig, config), f"read {session.root / 'keypoints2d'}"
-    detection = _detect(session, rig, run, config, progress=progress)
-    return detection.keypoints, (f"detected ({detection.detector}) in "
-                                 f"{session.root / 'videos'}")
+        folder = session.root / "keypoints2d"
+        keypoints, source = load_given_keypoints(session, rig, config), f"read {folder}"
+    else:
+        folder = session.root / "videos"
+        detection = _detect(session, rig, run, config, progress=progress)
+        keypoints, source = detection.keypoints, f"detected ({detection.detector}) in {folder}"
+    notes = camera_notes(keypoints, rig, folder)
+    return keypoints, "; ".join([source, *notes])
+
+
+def camera_notes(kp: Keypoints2D, rig: CameraRig, folder: Path) -> list[str]:
+    """Notes on the calibrated cameras that add nothing to triangulation: those without 2D
+    keypoints, and those whose keypoints are all missing (NaN xy or score 0: no detections).
+    Such cameras are left out as long as 2 or more cameras saw someone.
+
+    Raises:
+        InputError: 2D keypoints of fewer than 2 cameras, or detections in fewer than 2 (a take
+            of no frames is left to triangulation's own message).
+    """
+    unused = [c for c in rig.names if c not in kp.cameras]
+    if len(kp.cameras) < 2:
+        others = f" (the calibration also has {', '.join(unused)})" if unused else ""
+        raise InputError(f"{folder}: 2D keypoints of only 1 camera ({kp.cameras[0]}); "
+                         f"triangulation needs 2 or more cameras{others}: add their 2D "
+                         f"keypoints ({NO_MONOCULAR})")
+    seen = np.isfinite(kp.xy).all(-1) & (kp.score > 0)                     # (C, F, P, J)
+    blind = [c for c, s in zip(kp.cameras, seen) if not s.any()]
+    if kp.n_frames > 0 and len(blind) == len(kp.cameras):
+        raise InputError(f"{folder}: no camera saw anyone: every keypoint of "
+                         f"{', '.join(kp.cameras)} is missing (NaN or score 0) in all "
+                         f"{kp.n_frames} frames; check that the 2D keypoints belong to this take "
+                         "and that someone is in view (or detect again)")
+    if kp.n_frames > 0 and len(blind) == len(kp.cameras) - 1:
+        saw = next(c for c in kp.cameras if c not in blind)
+        raise InputError(f"{folder}: only camera {saw} saw anyone, {', '.join(blind)} have no "
+                         "detections (every keypoint NaN or score 0); triangulation needs 2 or "
+                         f"more cameras that see the person ({NO_MONOCULAR})")
+    notes = [f"{c} calibrated but has no 2D keypoints: not used" for c in unused]
+    return notes + [f"{c} has no detections (every keypoint NaN or score 0): not used"
+                    for c in blind]
 
 
 def require_2d_input(session: Session) -> None:
