@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detect(commands)
     _add_calibrate(commands)
     _add_board(commands)
+    _add_evaluate(commands)
     return parser
 
 
@@ -120,6 +121,31 @@ def _add_board(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--double-sided", action="store_true", help="also print the back")
     create.add_argument("--dpi", type=int, default=300)
     create.set_defaults(func=_board_create)
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    ev = commands.add_parser(
+        "evaluate", help="score a session's 3D against a reference, and its 2D",
+        description="Compare SESSION/output/points3d.npz with a reference (TRC or C3D markers "
+        "named like our joints, our points3d.npz, or a CMU BVH), clocks aligned by "
+        "cross-correlation: MPJPE, PA-MPJPE, PCK3D@50/100 mm per joint and overall; per "
+        "camera, the 2D scored against the reprojected 3D (PCK@0.2 torso, COCO OKS).")
+    ev.add_argument("session", help="session folder")
+    ev.add_argument("--reference", type=Path, required=True, metavar="FILE",
+                    help="reference motion: .trc, .c3d, .npz or .bvh")
+    ev.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    ev.add_argument("--max-shift", type=float, default=2.0, metavar="SECONDS",
+                    help="largest clock offset searched (default 2 s)")
+    ev.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mocap.evaluate import evaluate_session, format_evaluation
+    from mocap.session import Session
+    session = Session.open(args.session, args.output)
+    result, scores_2d = evaluate_session(session, args.reference, max_shift_s=args.max_shift)
+    print("\n".join(format_evaluation(result, scores_2d)))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
