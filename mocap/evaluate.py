@@ -133,11 +133,13 @@ def _read_trc(path: Path) -> tuple[FloatArray, list[str], str, float]:
 
 
 def _read_c3d(path: Path) -> tuple[FloatArray, list[str], str, float]:
-    """C3D points as stored (labs record Z up), converted to metres from POINT:UNITS."""
+    """C3D points as stored (labs record Z up), in metres from POINT:UNITS (mm if unset);
+    points with a negative residual (invalid) are NaN."""
     import ezc3d
     c3d = ezc3d.c3d(str(path))
     point = c3d["parameters"]["POINT"]
-    units = str(point["UNITS"]["value"][0]).strip() if "UNITS" in point else "mm"
+    given = point["UNITS"]["value"] if "UNITS" in point else []
+    units = str(given[0]).strip() if len(given) else "mm"                    # C3D's default
     scale = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}.get(units)
     if scale is None:
         raise ValueError(f"unknown POINT:UNITS '{units}' (expected m, cm or mm)")

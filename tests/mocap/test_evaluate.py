@@ -74,6 +74,42 @@ def test_trc_reference_reproduces_the_errors_from_the_arrays(take, ours_start, r
     assert all(s["pck0.2"] > 0.99 and s["oks"] > 0.9 for s in scores_2d.values())
 
 
+def _write_c3d(xyz, labels, fps, path):
+    """A C3D as marker systems write it: millimetres (the default unit), Z up."""
+    import ezc3d
+    c3d = ezc3d.c3d()
+    c3d["parameters"]["POINT"]["RATE"]["value"] = [fps]
+    c3d["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels)
+    points = np.ones((4, xyz.shape[1], xyz.shape[0]))
+    points[:3] = np.moveaxis(xyz, -1, 0).swapaxes(1, 2) * 1000.0             # (3, M, F) mm
+    c3d["data"]["points"] = points
+    c3d.write(str(path))
+    return path
+
+
+def test_c3d_npz_and_bvh_references(take, shared_data):
+    """Each format reproduces the arrays' errors (C3D: Pose2Sim-style marker names, in mm).
+    The BVH is read unplaced (the synthetic truth was moved into the studio), so only the
+    frame-invariant PA-MPJPE can match; its clock is still found, by speeds and pose shape."""
+    truth120, make_session, folder = take
+    session, truth60 = make_session(0, "formats")
+    estimate = Motion3D(np.load(session.output / "points3d.npz")["xyz"], truth60.skeleton, 60.0)
+    errors = joint_errors(estimate, truth60)
+    pa = np.linalg.norm(procrustes_align(estimate.xyz, truth60.xyz) - truth60.xyz, axis=-1)
+    labels = ["".join(w.title() for w in j.replace("left_", "L_").replace("right_", "R_")
+                      .split("_")) for j in truth120.skeleton.joints]       # LKnee, RAnkle...
+    c3d = _write_c3d(truth120.xyz[:, 0], labels, 120.0, folder / "truth.c3d")
+    npz = write_points3d(truth120, folder / "truth.npz")
+    for ref in (c3d, npz):
+        result, _ = evaluate_session(session, ref)
+        assert result.shift_s == 0.0
+        # float64 throughout (C3D stores float32 mm: 0.1 um at 2 m)
+        assert result.overall["mpjpe_mm"] == pytest.approx(np.nanmean(errors) * 1000, abs=0.1)
+    bvh, _ = evaluate_session(session, shared_data / "cmu_mocap" / "131_01.bvh")
+    assert bvh.shift_s == 0.0
+    assert bvh.overall["pa_mpjpe_mm"] == pytest.approx(np.nanmean(pa) * 1000, abs=0.1)
+
+
 def test_cli_prints_the_table(take, capsys):
     truth120, make_session, folder = take
     session, _ = make_session(0, "cli")
