@@ -218,14 +218,14 @@ def align_clock(estimate: FloatArray, fps: float, reference: Reference,
                          f"{reference.fps:g} fps) overlaps less than {min_overlap:.0%} of our "
                          f"{len(estimate)} frames at any shift within {max_shift_s:g} s; give "
                          "the reference of this take (or trim it to the take)")
-    ncc = np.where(enough, _correlation(np.where(valid, ours, np.nan),
-                                        np.where(valid, r, np.nan)), -np.inf)
-    best = int(np.argmax(ncc))
+    ncc = _correlation(np.where(valid, ours, np.nan), np.where(valid, r, np.nan))  # (S,)
+    best = int(np.argmax(np.where(enough & np.isfinite(ncc), ncc, -np.inf)))
     near = [k for k in range(best - 2, best + 3) if 0 <= k < len(shifts) and enough[k]]
-    pa = [np.nanmean(_pa_errors(estimate, resample(reference.xyz, reference.fps,
-                                                   np.arange(len(estimate)) / fps + shifts[k])))
-          for k in near]
-    return float(shifts[near[int(np.nanargmin(pa))]])
+    with quiet_nan():
+        pa = np.array([np.nanmean(_pa_errors(estimate, resample(
+            reference.xyz, reference.fps, np.arange(len(estimate)) / fps + shifts[k])))
+            for k in near])                                                  # (<= 5,)
+    return float(shifts[near[int(np.argmin(np.where(np.isfinite(pa), pa, np.inf)))]])
 
 
 def _correlation(a: FloatArray, b: FloatArray) -> FloatArray:
