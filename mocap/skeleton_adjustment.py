@@ -1,0 +1,315 @@
+"""Skeleton bundle adjustment over a whole take: joint positions and per-person bone lengths.
+
+The triangulated joints of every frame are refined together by Gauss-Newton (Levenberg-Marquardt
+damped) on three kinds of residual, all in pixels so that their weights compare:
+
+- reprojection: each view the triangulation kept, in pixels of the original image (residuals in
+  ideal image coordinates mapped through the lens's local Jacobian at the detection, as the
+  robust triangulation does), times the square root of the detector score, under a robust loss
+  (iteratively reweighted);
+- bones: ``bone_weight`` pixels per millimetre of |x_a - x_b| - L_b, with L_b (P, B) unknowns
+  shared by all frames of a person;
+- smoothness: ``smoothness_weight`` pixels per m/s^2 of each joint's acceleration (second
+  differences of its positions over three consecutive triangulated frames).
+
+Every residual touches one joint (reprojection), two joints and one length (bone) or one joint
+in three frames (smoothness), so the Jacobian is assembled analytically from batched blocks as a
+sparse matrix and each step solves the sparse normal equations. Joints the triangulation left
+missing stay missing. Camera extrinsics are not adjusted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix, csc_matrix, diags
+from scipy.sparse.linalg import splu
+
+from calibration.block_lm import robust_weights
+from calibration.camera import CameraRig
+from mocap.errors import ConfigError
+from mocap.keypoints import Keypoints2D
+from mocap.robust_triangulation import _prepare, unswap
+from mocap.triangulation import reprojection_error
+from rigs.motion import Motion3D
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+LOSSES = ("huber", "cauchy", "linear")
+# A keypoint set's "bones" include links that are no bone (nose to shoulder, hip to shoulder
+# across a bending spine: 5-15 % length changes in CMU's motion). A link whose length changes
+# over the take, beyond what the triangulation's noise explains, by more than this share of its
+# length or FLEXIBLE_FLOOR_M (whichever is larger: a short link's spread is mostly noise) is
+# left out of the bone term. Rigid bones come out of the triangulation within these.
+FLEXIBLE_SHARE = 0.02
+FLEXIBLE_FLOOR_M = 0.01
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class SkeletonConfig:
+    enabled: bool = True                # run the adjustment between triangulation and filtering
+    # Pixels of reprojection error a bone length error of 1 mm weighs as much as. Studio cameras
+    # (f about 1000 px, 3-5 m away) see 1 mm as 0.2-0.3 px: 1 px/mm makes a bone's length a few
+    # times stiffer than the views of its ends, enough to hold lengths to a few mm per frame.
+    bone_weight: float = 1.0
+    # Pixels an acceleration of 1 m/s^2 weighs as much as: people's limbs reach tens of m/s^2
+    # only briefly, detector noise of 2 px at 4 m is ~10 mm per frame (hundreds of m/s^2 at
+    # 60-120 Hz); 0.05 px per m/s^2 damps the latter and barely touches the former.
+    smoothness_weight: float = 0.05
+    loss: str = "huber"                 # robust loss on each view's 2D error: huber, cauchy, linear
+    loss_scale_px: float = 4.0          # where the loss turns robust: 2 sigma of 2 px noise
+    max_iterations: int = 10
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ConfigError(f"skeleton loss must be one of {', '.join(LOSSES)}, got "
+                              f"'{self.loss}'")
+        for name in ("bone_weight", "smoothness_weight"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"skeleton {name} must be 0 or more, got {getattr(self, name)}")
+        if not self.loss_scale_px > 0 or self.max_iterations < 1:
+            raise ConfigError(f"skeleton loss_scale_px must be positive and max_iterations 1 or "
+                              f"more, got {self.loss_scale_px} and {self.max_iterations}")
+
+
+@dataclass(frozen=True, eq=False)
+class SkeletonFit:
+    """An adjusted take.
+
+    Attributes:
+        motion: xyz (F, P, J, 3) metres adjusted; reprojection_error over the kept views.
+        bone_lengths: (P, B) metres, the skeleton's bones; NaN where a bone was never seen.
+        covariance: (F, P, J, 3, 3) m^2 per joint: the inverse of its own 3x3 block of the
+            normal equations (neighbours held fixed) scaled by the fitted reprojection variance;
+            NaN where the joint is missing.
+        iterations: Gauss-Newton steps taken.
+    """
+
+    motion: Motion3D
+    bone_lengths: FloatArray
+    covariance: FloatArray
+    iterations: int
+
+    @property
+    def uncertainty(self) -> FloatArray:
+        """(F, P, J) metres: root mean square of each joint's standard deviations per axis."""
+        return np.sqrt(np.trace(self.covariance, axis1=-2, axis2=-1) / 3)
+
+
+def adjust_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
+                    views_kept: BoolArray, config: SkeletonConfig = SkeletonConfig(), *,
+                    swapped: BoolArray | None = None) -> Motion3D:
+    """The take's joints after the skeleton adjustment (see :func:`fit_skeleton`)."""
+    return fit_skeleton(rig, keypoints, motion, views_kept, config, swapped=swapped).motion
+
+
+def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
+                 views_kept: BoolArray, config: SkeletonConfig = SkeletonConfig(), *,
+                 swapped: BoolArray | None = None) -> SkeletonFit:
+    """Refine every triangulated joint of the take together with its people's bone lengths.
+
+    Args:
+        rig: calibrated cameras; those named in ``keypoints.cameras`` are used, in that order.
+        keypoints: xy (C, F, P, J, 2) pixels, score (C, F, P, J) the take was triangulated from.
+        motion: the triangulation, xyz (F, P, J, 3) metres; NaN joints stay missing.
+        views_kept: (C, F, P, J) the views each joint was triangulated from.
+        config: weights, robust loss and iterations.
+        swapped: (C, F, P) view-frames whose left/right labels the triangulation repaired (its
+            ``kept`` refers to the repaired labels); None: none were.
+    Returns:
+        SkeletonFit with the adjusted motion, bone lengths and per-joint covariances.
+    """
+    rig = rig.subset(keypoints.cameras)
+    xy = keypoints.xy
+    if swapped is not None and swapped.any():
+        xy = unswap(xy, swapped, keypoints.skeleton.mirror)
+    problem = _Problem.build(rig, xy, np.where(views_kept, keypoints.score, 0.0), motion,
+                             config)
+    x, iterations = problem.solve(problem.start(motion.xyz))
+    xyz = np.full(motion.xyz.shape, np.nan)
+    xyz[problem.present] = x[:problem.n_pos].reshape(-1, 3)
+    covariance = np.full(motion.xyz.shape + (3,), np.nan)
+    covariance[problem.present] = problem.covariance(x)
+    lengths = x[problem.n_pos:].reshape(motion.n_people, -1)
+    lengths[~problem.bone_seen] = np.nan
+    error = reprojection_error(rig, xyz, xy, views_kept & problem.present)
+    adjusted = replace(motion, xyz=xyz, reprojection_error=error)
+    return SkeletonFit(adjusted, lengths, covariance, iterations)
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """The take's residuals as index arrays over the unknowns x = (N joint positions (N, 3)
+    flattened, then P * B bone lengths)."""
+
+    config: SkeletonConfig
+    present: BoolArray            # (F, P, J) joints that are unknowns
+    n_pos: int                    # 3 N
+    rotations: FloatArray         # (M, 3, 3) world to camera of each kept view
+    translations: FloatArray      # (M, 3)
+    observed: FloatArray          # (M, 2) ideal image coordinates of the detection
+    to_pixels: FloatArray         # (M, 2, 2) ideal-coordinate -> pixel residual
+    score: FloatArray             # (M,)
+    view_joint: NDArray[np.int64]     # (M,) joint of each view
+    bone_ends: NDArray[np.int64]      # (K, 2) joints of each bone residual
+    bone_length: NDArray[np.int64]    # (K,) its length's index among the P * B lengths
+    bone_seen: BoolArray              # (P, B) lengths with at least one residual
+    triples: NDArray[np.int64]        # (S, 3) one joint in three consecutive frames
+    accel_scale: float                # px per metre of second difference
+
+    @classmethod
+    def build(cls, rig: CameraRig, xy: FloatArray, weights: FloatArray, motion: Motion3D,
+              config: SkeletonConfig) -> _Problem:
+        n_cams = len(rig)
+        present = np.isfinite(motion.xyz).all(-1)                           # (F, P, J)
+        index = np.full(present.shape, -1)
+        index[present] = np.arange(int(present.sum()))
+        views = _prepare(rig, xy.reshape(n_cams, -1, 2), weights.reshape(n_cams, -1))
+        point, cam = np.nonzero((views.weights > 0) & present.reshape(-1)[:, None])
+        ext = rig.extrinsics                                                # (C, 3, 4)
+        bones = np.asarray(motion.skeleton.bones).reshape(-1, 2)            # (B, 2)
+        ends = index[:, :, bones]                                           # (F, P, B, 2)
+        bone_ok = (ends >= 0).all(-1) & ~flexible_links(motion)[None]
+        length_of = np.broadcast_to(np.arange(ends.shape[1])[:, None] * len(bones)
+                                    + np.arange(len(bones)), bone_ok.shape)
+        steps = np.stack([index[:-2], index[1:-1], index[2:]], axis=-1)     # (F-2, P, J, 3)
+        triples = steps[(steps >= 0).all(-1)]
+        return cls(config, present, 3 * int(present.sum()), ext[cam, :, :3], ext[cam, :, 3],
+                   np.stack([views.u[point, cam], views.v[point, cam]], -1),
+                   views.to_pixels[:, point, cam].T.reshape(-1, 2, 2),
+                   views.weights[point, cam], index.reshape(-1)[point], ends[bone_ok],
+                   length_of[bone_ok], bone_ok.any(axis=0),
+                   triples, config.smoothness_weight * motion.fps**2)
+
+    def start(self, xyz: FloatArray) -> FloatArray:
+        """Triangulated positions and each person's median bone lengths."""
+        pos = xyz[self.present]
+        lengths = np.zeros(self.bone_seen.size)
+        d = np.linalg.norm(pos[self.bone_ends[:, 0]] - pos[self.bone_ends[:, 1]], axis=-1)
+        order = np.lexsort((d, self.bone_length))
+        counts = np.bincount(self.bone_length, minlength=lengths.size)
+        first = np.cumsum(counts) - counts
+        seen = counts > 0
+        lengths[seen] = d[order][first[seen] + counts[seen] // 2]
+        return np.concatenate([pos.reshape(-1), lengths])
+
+    def reprojection(self, pos: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Pixel residuals (M, 2) of the kept views and their derivatives (M, 2, 3) with
+        respect to the joint's world position."""
+        cam = np.einsum("mij,mj->mi", self.rotations, pos[self.view_joint]) + self.translations
+        inv_z = 1.0 / cam[:, 2]
+        ideal = cam[:, :2] * inv_z[:, None]
+        residual = np.einsum("mij,mj->mi", self.to_pixels, ideal - self.observed)
+        d_ideal = np.zeros((len(cam), 2, 3))
+        d_ideal[:, 0, 0] = d_ideal[:, 1, 1] = inv_z
+        d_ideal[:, :, 2] = -ideal * inv_z[:, None]
+        return residual, self.to_pixels @ d_ideal @ self.rotations
+
+    def system(self, x: FloatArray) -> tuple[float, csc_matrix, FloatArray, float]:
+        """Robust cost, Gauss-Newton matrix J^T W J, gradient J^T W r and the sum of squared
+        score-weighted reprojection residuals at ``x``."""
+        pos, lengths = x[:self.n_pos].reshape(-1, 3), x[self.n_pos:]
+        r_view, j_view = self.reprojection(pos)
+        squared = (r_view**2).sum(-1)
+        rho, irls = robust_weights(squared, self.config.loss, self.config.loss_scale_px)
+        sw = np.sqrt(self.score * irls)
+        rows = [r_view * sw[:, None]]
+        blocks = [_block_rows((j_view * sw[:, None, None])[:, None], self.view_joint[:, None])]
+        gap = pos[self.bone_ends[:, 0]] - pos[self.bone_ends[:, 1]]         # (K, 3)
+        norm = np.linalg.norm(gap, axis=-1)
+        w_bone = 1000.0 * self.config.bone_weight                           # px per metre
+        rows.append(w_bone * (norm - lengths[self.bone_length]))
+        unit = w_bone * gap / norm[:, None]
+        blocks.append(_block_rows(np.stack([unit, -unit], axis=1)[:, :, None], self.bone_ends,
+                                  extra=(self.n_pos + self.bone_length, -w_bone)))
+        second = pos[self.triples] * np.array([1.0, -2.0, 1.0])[:, None]   # (S, 3, 3)
+        rows.append(self.accel_scale * second.sum(1))
+        coeff = self.accel_scale * np.array([1.0, -2.0, 1.0])
+        blocks.append(_block_rows(np.broadcast_to(coeff[:, None, None] * np.eye(3),
+                                                  (len(self.triples), 3, 3, 3)), self.triples))
+        jac = _stack_rows(blocks, len(x))
+        r = np.concatenate([v.reshape(-1) for v in rows])
+        cost = float((self.score * rho).sum() + (r[2 * len(sw):] ** 2).sum())
+        return cost, (jac.T @ jac).tocsc(), jac.T @ r, float((self.score * squared).sum())
+
+    def solve(self, x: FloatArray) -> tuple[FloatArray, int]:
+        """Levenberg-Marquardt from ``x``; returns the solution and the steps taken."""
+        cost, H, g, _ = self.system(x)
+        damping, iterations = 1e-3, 0
+        while iterations < self.config.max_iterations and x.size:
+            iterations += 1
+            scale = np.maximum(H.diagonal(), 1e-9)
+            step = splu((H + diags(damping * scale)).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                        diag_pivot_thresh=0.0, options={"SymmetricMode": True}).solve(-g)
+            new_cost, new_H, new_g, _ = self.system(x + step)
+            if new_cost < cost:
+                done = cost - new_cost < 1e-6 * cost
+                x, cost, H, g, damping = x + step, new_cost, new_H, new_g, damping / 3
+                if done:
+                    break
+            else:
+                damping *= 4
+        return x, iterations
+
+    def covariance(self, x: FloatArray) -> FloatArray:
+        """(N, 3, 3) m^2 per joint: its 3x3 block of J^T W J inverted, times the reprojection
+        residuals' variance per degree of freedom."""
+        _, H, _, squared = self.system(x)
+        n = self.n_pos // 3
+        dof = max(2 * len(self.score) - self.n_pos, 1)
+        H = H.tocsr()
+        block = np.stack([np.stack([H[np.arange(n) * 3 + i, np.arange(n) * 3 + j].A1
+                                    for j in range(3)], -1) for i in range(3)], -2)
+        return np.linalg.inv(block) * (squared / dof)
+
+
+def flexible_links(motion: Motion3D) -> BoolArray:
+    """(P, B) links of the skeleton whose length changes over the take more than noise explains.
+
+    The spread of each link's length about its median (robust: from the median absolute
+    deviation) less the spread white noise gives it (from its second differences, whose
+    variance is 6 times the noise's), compared with FLEXIBLE_SHARE of its median length and
+    FLEXIBLE_FLOOR_M."""
+    lengths = motion.skeleton.bone_lengths(motion.xyz)                     # (F, P, B)
+    if len(lengths) < 3 or lengths.shape[-1] == 0:
+        return np.zeros(lengths.shape[1:], bool)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                   # all-NaN links
+        median = np.nanmedian(lengths, axis=0)
+        total = (MAD_TO_SIGMA * np.nanmedian(np.abs(lengths - median), axis=0)) ** 2
+        second = lengths[:-2] - 2 * lengths[1:-1] + lengths[2:]
+        noise = (MAD_TO_SIGMA * np.nanmedian(np.abs(second - np.nanmedian(second, axis=0)),
+                                             axis=0)) ** 2 / 6
+        slow = np.sqrt(np.fmax(total - noise, 0.0))
+        return slow > np.fmax(FLEXIBLE_SHARE * median, FLEXIBLE_FLOOR_M)
+
+
+def _block_rows(jac: FloatArray, joints: NDArray[np.int64],
+                extra: tuple[NDArray[np.int64], float] | None = None) -> coo_matrix:
+    """Residual rows from (R, K, D, 3) derivatives: R residuals of D values each, every one
+    depending on the K joints ``joints`` (R, K) (and, with ``extra``, on one more unknown per
+    residual with the given derivative). Returns (rows, columns, values) for a sparse matrix
+    whose rows start at 0."""
+    n_res, n_joints, dim = jac.shape[:3]
+    rows = np.broadcast_to(np.arange(n_res * dim).reshape(n_res, 1, dim, 1), jac.shape)
+    cols = np.broadcast_to(3 * joints[:, :, None, None] + np.arange(3), jac.shape)
+    rows, cols, vals = rows.reshape(-1), cols.reshape(-1), jac.reshape(-1)
+    if extra is not None:
+        rows = np.concatenate([rows, np.arange(n_res)])
+        cols = np.concatenate([cols, extra[0]])
+        vals = np.concatenate([vals, np.full(n_res, extra[1])])
+    return rows, cols, vals, n_res * dim
+
+
+def _stack_rows(blocks: list, n_cols: int) -> csc_matrix:
+    """One sparse Jacobian from the row blocks of :func:`_block_rows`, in order."""
+    offset, parts = 0, []
+    for rows, cols, vals, n_rows in blocks:
+        parts.append((rows + offset, cols, vals))
+        offset += n_rows
+    rows, cols, vals = (np.concatenate(p) for p in zip(*parts))
+    return coo_matrix((vals, (rows, cols)), shape=(offset, n_cols)).tocsr()
