@@ -19,6 +19,7 @@ from mocap.detection.session_videos import VideoConfig
 from mocap.errors import ConfigError, MocapError
 from mocap.filtering import FilterConfig
 from mocap.keypoints_io import MAX_FPS
+from mocap.skeleton_adjustment import SkeletonConfig
 from mocap.triangulation import TriangulationConfig
 from rigs.errors import RigError
 from rigs.skeleton import get_skeleton
@@ -33,6 +34,7 @@ class SessionConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     videos: VideoConfig = field(default_factory=VideoConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
+    skeleton: SkeletonConfig = field(default_factory=SkeletonConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:

@@ -17,7 +17,8 @@ from mocap.keypoints_stage import require_2d_input, session_keypoints
 from mocap.metrics import joint_errors, summarize_errors
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
-from mocap.triangulation import TriangulationConfig, triangulate
+from mocap.skeleton_adjustment import adjust_skeleton
+from mocap.triangulation import TriangulationConfig, triangulate_views
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
@@ -55,8 +56,12 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
                               f"keypoint files say {keypoints.fps:g} frames per second; correct "
                               "one of them (or remove fps from session.toml)")
         truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
-        motion = triangulate(calibration.rig, keypoints, config.triangulation)
+        found = triangulate_views(calibration.rig, keypoints, config.triangulation)
+        motion = found.motion
         require_joints(motion, config.triangulation)
+        if config.skeleton.enabled:
+            motion = adjust_skeleton(calibration.rig, keypoints, motion, found.kept,
+                                     config.skeleton, swapped=found.swapped)
         motion = smooth(fill_gaps(motion, config.filter), config.filter)
         run.own("points3d.npz", "points3d*.trc")
         write_points3d(motion, run.staging / "points3d.npz")
