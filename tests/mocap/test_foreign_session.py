@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Written as a user would, with no import of the project: 3 cameras, 2 people, 12 keypoints of
 # COCO-17 in a shuffled order, one camera with fewer frames; random points, not motion, so the
-# session turns smoothing off.
+# session turns smoothing and the skeleton adjustment (bones, smoothness) off.
 FOREIGN_SCRIPT = textwrap.dedent('''
     import sys, numpy as np, cv2
     from pathlib import Path
@@ -42,7 +42,7 @@ FOREIGN_SCRIPT = textwrap.dedent('''
                  score=np.full(uv.shape[:3], 0.9)[:n], keypoints=np.array(names),
                  skeleton="coco17", fps=25.0)
     (out / "calibration" / "calibration.toml").write_text("\\n".join(toml))
-    (out / "session.toml").write_text("[filter]\\ncutoff_hz = 0\\n")
+    (out / "session.toml").write_text("[filter]\\ncutoff_hz = 0\\n[skeleton]\\nenabled = false\\n")
 ''')
 
 
