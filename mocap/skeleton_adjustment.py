@@ -56,7 +56,9 @@ CONVERGED = 1e-4                        # relative change of the cost that ends 
 
 @dataclass(frozen=True)
 class SkeletonConfig:
-    enabled: bool = True                # run the adjustment between triangulation and filtering
+    # Run between triangulation and filtering. On: on CMU takes with issue 17's errors it more
+    # than halves the triangulation's mean error, before and after filtering (the tests).
+    enabled: bool = True
     # Pixels of reprojection error a bone length error of 1 mm weighs as much as. Studio cameras
     # (f about 1000 px, 3-5 m away) see 1 mm as 0.2-0.3 px: 1 px/mm makes a bone's length a few
     # times stiffer than the views of its ends, enough to hold lengths to a few mm per frame.
