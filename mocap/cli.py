@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run(commands)
     _add_detect(commands)
+    _add_triangulate(commands)
     _add_calibrate(commands)
     _add_board(commands)
     _add_evaluate(commands)
@@ -68,6 +69,23 @@ def _add_detect(commands: argparse._SubParsersAction) -> None:
                      "per camera, in SESSION/output/overlay/")
     det.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     det.set_defaults(func=_detect)
+
+
+def _add_triangulate(commands: argparse._SubParsersAction) -> None:
+    tri = commands.add_parser(
+        "triangulate", help="the 3D part of run, on the 2D a session has (no detection)",
+        description="Calibrate if needed, triangulate SESSION/keypoints2d (else the 2D that "
+        "'mocap detect' wrote to SESSION/output/keypoints2d), adjust the skeleton, filter; "
+        "write SESSION/output/points3d.npz and .trc. The triangulation is cached: a rerun with "
+        "only [filter] changed redoes only the filter.")
+    tri.add_argument("session", help="session folder")
+    tri.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    tri.add_argument("--calibration", type=Path, metavar="FILE",
+                     help="use this calibration (any supported format) instead of the session's")
+    tri.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
+    tri.add_argument("--min-score", type=float, help="ignore 2D below this score (default 0.3)")
+    tri.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    tri.set_defaults(func=_triangulate)
 
 
 def _add_calibrate(commands: argparse._SubParsersAction) -> None:
@@ -154,6 +172,18 @@ def _run(args: argparse.Namespace) -> int:
     session = Session.open(args.session, args.output)
     result = run_session(session, calibration_file=args.calibration, progress=not args.quiet,
                          min_views=args.min_views, min_score=args.min_score)
+    if not args.quiet:
+        print(format_summary(result))
+    return 0
+
+
+def _triangulate(args: argparse.Namespace) -> int:
+    from mocap.pipeline import format_summary, triangulate_session
+    from mocap.session import Session
+    session = Session.open(args.session, args.output)
+    result = triangulate_session(session, calibration_file=args.calibration,
+                                 progress=not args.quiet, min_views=args.min_views,
+                                 min_score=args.min_score)
     if not args.quiet:
         print(format_summary(result))
     return 0

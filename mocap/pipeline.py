@@ -1,5 +1,9 @@
 """``mocap run``: calibration + 2D keypoints (given or detected in the session's videos) of a
-session -> 3D motion files and a summary."""
+session -> 3D motion files and a summary; ``mocap triangulate``: the same on the 2D it has.
+
+The stages run in order, each resumable from ``output/cache``: calibration
+(:mod:`mocap.calibration_stage`), 2D (:mod:`mocap.keypoints_stage`), triangulation and skeleton
+adjustment, then filtering (:mod:`mocap.reconstruction_stage`)."""
 
 from __future__ import annotations
 
@@ -11,14 +15,19 @@ import numpy as np
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
-from mocap.errors import ConfigError, TriangulationError
-from mocap.filtering import fill_gaps, smooth
+from mocap.config import SessionConfig
+from mocap.errors import ConfigError
+from mocap.keypoints import Keypoints2D
 from mocap.keypoints_stage import require_2d_input, session_keypoints
 from mocap.metrics import joint_errors, summarize_errors
+from mocap.reconstruction_stage import (
+    existing_keypoints,
+    filter_motion,
+    reconstruct,
+    require_existing_2d,
+)
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
-from mocap.skeleton_adjustment import adjust_skeleton
-from mocap.triangulation import TriangulationConfig, triangulate_views
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
@@ -36,8 +45,8 @@ class RunResult:
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
                 progress: bool = True, **overrides: float | None) -> RunResult:
-    """Calibrate if needed, triangulate the session's 2D keypoints, write ``points3d.npz`` and
-    ``.trc`` files.
+    """Calibrate if needed, triangulate the session's 2D keypoints (detected in its videos when
+    it has none), write ``points3d.npz`` and ``.trc`` files.
 
     Args:
         session: the session folder.
@@ -51,39 +60,43 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
         calibration = session_rig(session, run, calibration_file, progress=progress)
         keypoints, keypoints_source = session_keypoints(session, calibration.rig, run, config,
                                                         progress=progress)
-        if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
-            raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
-                              f"keypoint files say {keypoints.fps:g} frames per second; correct "
-                              "one of them (or remove fps from session.toml)")
-        truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
-        found = triangulate_views(calibration.rig, keypoints, config.triangulation)
-        motion = found.motion
-        require_joints(motion, config.triangulation)
-        if config.skeleton.enabled:
-            motion = adjust_skeleton(calibration.rig, keypoints, motion, found.kept,
-                                     config.skeleton, swapped=found.swapped)
-        motion = smooth(fill_gaps(motion, config.filter), config.filter)
-        run.own("points3d.npz", "points3d*.trc")
-        write_points3d(motion, run.staging / "points3d.npz")
-        write_trc_files(motion, run.staging)
-        outputs = run.commit()
+        return _reconstruct_and_write(session, run, config, calibration, keypoints,
+                                      keypoints_source)
+
+
+def triangulate_session(session: Session, *, calibration_file: Path | None = None,
+                        progress: bool = True, **overrides: float | None) -> RunResult:
+    """``mocap triangulate``: the 3D part of :func:`run_session` on the 2D the session has (its
+    ``keypoints2d/``, else ``output/keypoints2d/`` from ``mocap detect``); detects nothing.
+
+    Raises:
+        InputError: the session has no 2D yet ("run mocap detect first").
+    """
+    config = session.config.with_overrides(**overrides)
+    require_existing_2d(session)                         # fail early, before calibrating
+    with RunOutputs(session.output) as run:
+        calibration = session_rig(session, run, calibration_file, progress=progress)
+        keypoints, source = existing_keypoints(session, calibration.rig, config)
+        return _reconstruct_and_write(session, run, config, calibration, keypoints, source)
+
+
+def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionConfig,
+                           calibration: SessionCalibration, keypoints: Keypoints2D,
+                           keypoints_source: str) -> RunResult:
+    """Triangulation (cached), filtering, and the 3D outputs committed with ``run``'s others."""
+    if config.fps is not None and not np.isclose(config.fps, keypoints.fps):
+        raise ConfigError(f"{session.root / 'session.toml'}: fps = {config.fps:g}, but the "
+                          f"keypoint files say {keypoints.fps:g} frames per second; correct "
+                          "one of them (or remove fps from session.toml)")
+    truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
+    motion = filter_motion(reconstruct(session, calibration.rig, keypoints, config), config)
+    run.own("points3d.npz", "points3d*.trc")
+    write_points3d(motion, run.staging / "points3d.npz")
+    write_trc_files(motion, run.staging)
+    outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
                      accuracy)
-
-
-def require_joints(motion: Motion3D, config: TriangulationConfig) -> None:
-    """A run that triangulated no joint has nothing to write (and keeps the earlier outputs).
-
-    Raises:
-        TriangulationError: saying what each joint needed and what to check.
-    """
-    if not np.isfinite(motion.xyz).any():
-        raise TriangulationError(
-            f"no joint was triangulated in {motion.n_frames} frames: each needs "
-            f"{config.min_views} or more cameras that saw it with a score of at least "
-            f"{config.min_score:g}; lower --min-views or --min-score, or check that the "
-            "keypoint files and the calibration belong to this take (earlier outputs are kept)")
 
 
 def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:

@@ -1,0 +1,129 @@
+"""The 3D stages of a run: triangulation (+ skeleton adjustment), cached in ``output/cache`` with
+a fingerprint of the cameras, the 2D keypoints and their settings, then filtering.
+
+A rerun with only ``[filter]`` changed, or one after a run killed later on, reuses the cached
+triangulation and redoes only what follows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from calibration.camera import CameraRig
+from mocap.cache import Arrays, fingerprint, load_cached, store_cached
+from mocap.config import SessionConfig
+from mocap.errors import InputError, TriangulationError
+from mocap.filtering import fill_gaps, smooth
+from mocap.keypoints import Keypoints2D
+from mocap.keypoints_stage import camera_notes, given_keypoints, load_given_keypoints
+from mocap.session import Session
+from mocap.skeleton_adjustment import adjust_skeleton
+from mocap.triangulation import TriangulationConfig, triangulate_views
+from rigs.motion import Motion3D
+from rigs.skeleton import get_skeleton
+
+CACHE_FILE = "points3d_unfiltered.npz"
+MOTION_ARRAYS = ("xyz", "reprojection_error", "n_views", "source", "person_id")
+
+
+def reconstruct(session: Session, rig: CameraRig, keypoints: Keypoints2D,
+                config: SessionConfig) -> Motion3D:
+    """Triangulated and (with ``[skeleton]`` enabled) adjusted motion, unfiltered, from
+    ``output/cache`` when the cameras, the 2D and the settings are those it was made from.
+
+    Raises:
+        TriangulationError: no joint was triangulated (nothing is cached then).
+    """
+    path = session.output / "cache" / CACHE_FILE
+    key = fingerprint(cameras=_rig_digest(rig), keypoints=_keypoints_digest(keypoints),
+                      triangulation=config.triangulation, skeleton=config.skeleton)
+    cached = load_cached(path, key)
+    if cached is not None:
+        return _motion(cached)
+    found = triangulate_views(rig, keypoints, config.triangulation)
+    motion = found.motion
+    require_joints(motion, config.triangulation)
+    if config.skeleton.enabled:
+        motion = adjust_skeleton(rig, keypoints, motion, found.kept, config.skeleton,
+                                 swapped=found.swapped)
+    store_cached(path, key, _arrays(motion))
+    return motion
+
+
+def filter_motion(motion: Motion3D, config: SessionConfig) -> Motion3D:
+    """``[filter]``: gaps filled, then smoothed."""
+    return smooth(fill_gaps(motion, config.filter), config.filter)
+
+
+def existing_keypoints(session: Session, rig: CameraRig, config: SessionConfig
+                       ) -> tuple[Keypoints2D, str]:
+    """The session's own 2D (``keypoints2d/``), else what ``mocap detect`` wrote to
+    ``output/keypoints2d/`` (nothing is detected), and a sentence on where they came from.
+
+    Raises:
+        InputError: neither exists (see :func:`require_existing_2d`).
+    """
+    if given_keypoints(session):
+        folder = session.root / "keypoints2d"
+        keypoints = load_given_keypoints(session, rig, config)
+    else:
+        folder = session.output / "keypoints2d"
+        keypoints = session.load_keypoints(rig, require_existing_2d(session))
+    return keypoints, "; ".join([f"read {folder}", *camera_notes(keypoints, rig, folder)])
+
+
+def require_existing_2d(session: Session) -> dict[str, Path]:
+    """Fail before any work when the session has no 2D; camera -> ``output/keypoints2d`` file
+    ({} when the session has its own ``keypoints2d/``)."""
+    if given_keypoints(session):
+        return {}
+    folder = session.output / "keypoints2d"
+    detected = {p.stem: p for p in sorted(folder.glob("*.npz"))} if folder.is_dir() else {}
+    if not detected:
+        raise InputError(f"{session.root}: no 2D keypoints in keypoints2d/ nor in {folder}; run "
+                         f"mocap detect first (mocap detect {session.root}), or put 2D keypoints "
+                         "in keypoints2d/<camera>.npz")
+    return detected
+
+
+def require_joints(motion: Motion3D, config: TriangulationConfig) -> None:
+    """A run that triangulated no joint has nothing to write (and keeps the earlier outputs).
+
+    Raises:
+        TriangulationError: saying what each joint needed and what to check.
+    """
+    if not np.isfinite(motion.xyz).any():
+        raise TriangulationError(
+            f"no joint was triangulated in {motion.n_frames} frames: each needs "
+            f"{config.min_views} or more cameras that saw it with a score of at least "
+            f"{config.min_score:g}; lower --min-views or --min-score, or check that the "
+            "keypoint files and the calibration belong to this take (earlier outputs are kept)")
+
+
+def _rig_digest(rig: CameraRig) -> str:
+    h = hashlib.sha256()
+    for cam in rig:
+        h.update(f"{cam.name}|{cam.size}|{cam.fisheye}".encode())
+        for array in (cam.K, cam.dist, cam.R, cam.t):
+            h.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    return h.hexdigest()
+
+
+def _keypoints_digest(kp: Keypoints2D) -> str:
+    h = hashlib.sha256(f"{kp.cameras}|{kp.skeleton.name}|{kp.fps!r}|{kp.xy.shape}".encode())
+    for array in (kp.xy, kp.score, kp.track_id if kp.track_id is not None else np.zeros(0)):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def _arrays(motion: Motion3D) -> Arrays:
+    return {**{name: getattr(motion, name) for name in MOTION_ARRAYS},
+            "skeleton": np.array(motion.skeleton.name), "fps": np.array(motion.fps)}
+
+
+def _motion(arrays: Arrays) -> Motion3D:
+    return Motion3D(skeleton=get_skeleton(str(arrays["skeleton"])), fps=float(arrays["fps"]),
+                    **{name: arrays[name] for name in MOTION_ARRAYS})
