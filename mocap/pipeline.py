@@ -28,6 +28,7 @@ from mocap.reconstruction_stage import (
 )
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
+from mocap.single_subject import subject_keypoints
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
@@ -89,6 +90,7 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                           f"keypoint files say {keypoints.fps:g} frames per second; correct "
                           "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
+    keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
     motion = filter_motion(reconstruct(session, calibration.rig, keypoints, config), config)
     run.own("points3d.npz", "points3d*.trc")
     write_points3d(motion, run.staging / "points3d.npz")
