@@ -53,12 +53,17 @@ CASES = {
 }
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    """The files of ``folder`` itself (its cache/ folder is no run output)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     session = make_sample_session(tmp_path_factory.mktemp("s") / "studio", n_frames=30,
                                   board_videos=False)
     assert main(["run", str(session), "-q"]) == 0
-    outputs = {p.name: p.read_bytes() for p in (session / "output").iterdir()}
+    outputs = _files(session / "output")
     return session, outputs
 
 
@@ -80,7 +85,7 @@ def test_bad_keypoints_file_is_refused_and_outputs_kept(good_run, case, capsys):
     err = capsys.readouterr().err
     assert err.startswith("mocap: error: ") and err.count("\n") == 1, err
     assert "cam_2.npz" in err and message in err, err
-    assert {p.name: p.read_bytes() for p in (session / "output").iterdir()} == outputs
+    assert _files(session / "output") == outputs
 
 
 def test_empty_npz_file_is_refused(good_run, capsys):
@@ -94,7 +99,7 @@ def test_empty_npz_file_is_refused(good_run, capsys):
         path.write_bytes(original)
     err = capsys.readouterr().err
     assert "cam_1.npz: not a readable .npz keypoints file" in err, err
-    assert {p.name: p.read_bytes() for p in (session / "output").iterdir()} == outputs
+    assert _files(session / "output") == outputs
 
 
 def test_nan_scores_read_as_unseen(good_run):
@@ -126,4 +131,4 @@ def test_session_fps_is_checked_and_used(good_run, toml, message, capsys):
         (session / "session.toml").unlink()
     err = capsys.readouterr().err
     assert "session.toml" in err and message in err, err
-    assert {p.name: p.read_bytes() for p in (session / "output").iterdir()} == outputs
+    assert _files(session / "output") == outputs

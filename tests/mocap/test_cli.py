@@ -114,8 +114,9 @@ def test_a_failed_run_keeps_the_previous_outputs(session, capsys):
     (session / "keypoints2d" / "cam_1.npz").write_bytes(b"not an npz")
     assert main(["run", str(session), "-q"]) == 2
     assert (session / "output" / "points3d.npz").read_bytes() == before
-    assert sorted(p.name for p in (session / "output").iterdir()
-                  if not p.name.startswith(".")) == ["points3d.npz", "points3d.trc", "run.json"]
+    assert sorted(p.name for p in (session / "output").iterdir()       # cache/: triangulation
+                  if not p.name.startswith(".")) == ["cache", "points3d.npz", "points3d.trc",
+                                                     "run.json"]
 
 
 @pytest.mark.parametrize("options, message", [

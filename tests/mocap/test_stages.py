@@ -33,8 +33,8 @@ def _points(output: Path) -> dict[str, np.ndarray]:
 
 def _assert_same_points(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
     assert a.keys() == b.keys()
-    for key in a:                       # the same computation on the same input: bit-identical
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    for key, value in a.items():        # the same computation on the same input: bit-identical
+        np.testing.assert_array_equal(value, b[key], err_msg=key)
 
 
 @pytest.mark.parametrize("cutoff_hz", [3.0, 0.0])
