@@ -1,5 +1,6 @@
 """The 3D stages of a run: triangulation (+ skeleton adjustment), cached in ``output/cache`` with
-a fingerprint of the cameras, the 2D keypoints and their settings, then filtering.
+a fingerprint of the cameras, the 2D keypoints, their settings and the code that triangulates,
+then filtering.
 
 A rerun with only ``[filter]`` changed, or one after a run killed later on, reuses the cached
 triangulation and redoes only what follows it.
@@ -14,6 +15,7 @@ import numpy as np
 
 from calibration.camera import CameraRig
 from mocap.cache import Arrays, fingerprint, load_cached, store_cached
+from mocap.calibration_stage import code_version
 from mocap.config import SessionConfig
 from mocap.errors import InputError, TriangulationError
 from mocap.filtering import fill_gaps, smooth
@@ -27,6 +29,9 @@ from rigs.skeleton import get_skeleton
 
 CACHE_FILE = "points3d_unfiltered.npz"
 MOTION_ARRAYS = ("xyz", "reprojection_error", "n_views", "source", "person_id")
+# a cached triangulation made by other code is made again
+RECONSTRUCTION_VERSION = code_version(("calibration.camera", "mocap.triangulation",
+                                       "mocap.robust_triangulation", "mocap.skeleton_adjustment"))
 
 
 def reconstruct(session: Session, rig: CameraRig, keypoints: Keypoints2D,
@@ -38,8 +43,9 @@ def reconstruct(session: Session, rig: CameraRig, keypoints: Keypoints2D,
         TriangulationError: no joint was triangulated (nothing is cached then).
     """
     path = session.output / "cache" / CACHE_FILE
-    key = fingerprint(cameras=_rig_digest(rig), keypoints=_keypoints_digest(keypoints),
-                      triangulation=config.triangulation, skeleton=config.skeleton)
+    key = fingerprint(version=RECONSTRUCTION_VERSION, cameras=_rig_digest(rig),
+                      keypoints=_keypoints_digest(keypoints), triangulation=config.triangulation,
+                      skeleton=config.skeleton)
     cached = load_cached(path, key)
     if cached is not None:
         return _motion(cached)
