@@ -39,17 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run", help="reconstruct the 3D motion of a session folder",
-        description="Calibrate SESSION/calibration if needed, triangulate "
-        "SESSION/keypoints2d, write SESSION/output/points3d.npz and .trc.")
-    run.add_argument("session", help="session folder")
-    run.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
-    run.add_argument("--calibration", type=Path, metavar="FILE",
-                     help="use this calibration (ours, Pose2Sim/anipose TOML, Qualisys "
-                     ".qca.txt, caliscope or FreeMoCap) instead of the session's")
-    run.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
-    run.add_argument("--min-score", type=float, help="ignore 2D below this score (default 0.3)")
-    run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        description="Calibrate SESSION/calibration if needed, detect 2D in SESSION/videos when "
+        "the session has no SESSION/keypoints2d, triangulate, adjust the skeleton, filter; "
+        "write SESSION/output/points3d.npz and .trc.")
+    _reconstruction_options(run)
     run.set_defaults(func=_run)
+
+
+def _reconstruction_options(command: argparse.ArgumentParser) -> None:
+    """The session, output, calibration and triangulation options of run and triangulate."""
+    command.add_argument("session", help="session folder")
+    command.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    command.add_argument("--calibration", type=Path, metavar="FILE",
+                         help="use this calibration (ours, Pose2Sim/anipose TOML, Qualisys "
+                         ".qca.txt, caliscope or FreeMoCap) instead of the session's")
+    command.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
+    command.add_argument("--min-score", type=float,
+                         help="ignore 2D below this score (default 0.3)")
+    command.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
 def _add_detect(commands: argparse._SubParsersAction) -> None:
@@ -78,13 +85,7 @@ def _add_triangulate(commands: argparse._SubParsersAction) -> None:
         "'mocap detect' wrote to SESSION/output/keypoints2d), adjust the skeleton, filter; "
         "write SESSION/output/points3d.npz and .trc. The triangulation is cached: a rerun with "
         "only [filter] changed redoes only the filter.")
-    tri.add_argument("session", help="session folder")
-    tri.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
-    tri.add_argument("--calibration", type=Path, metavar="FILE",
-                     help="use this calibration (any supported format) instead of the session's")
-    tri.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
-    tri.add_argument("--min-score", type=float, help="ignore 2D below this score (default 0.3)")
-    tri.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _reconstruction_options(tri)
     tri.set_defaults(func=_triangulate)
 
 
