@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.camera import CameraRig
 from mocap.filtering import FilterConfig, fill_gaps, smooth
+from mocap.keypoints import Keypoints2D
 from mocap.metrics import joint_errors, summarize_errors
 from mocap.skeleton_adjustment import fit_skeleton
 from mocap.synthetic.observe import DetectorErrors, observe
@@ -43,14 +45,21 @@ def scores(motion: Motion3D, truth: Motion3D) -> str:
             f"{cv:.2%}")
 
 
-def one_take(clip: str, skeleton: str, fps: float, seconds: float | None, n_cameras: int,
-             seed: int) -> list[str]:
-    """Table rows: each step's scores and seconds on one take."""
+def make_take(clip: str, skeleton: str, fps: float, seconds: float | None, n_cameras: int,
+              seed: int) -> tuple[Motion3D, CameraRig, Keypoints2D, str]:
+    """(ground truth, studio rig, detector-like 2D, label) of one take."""
     truth = motion_from_bvh(DATA / f"{clip}.bvh", skeleton, fps=fps, duration_s=seconds,
                             start_s=1 / 120)
     rig = studio_rig(n_cameras, seed=seed)
     kp = observe(rig, truth, DETECTOR_LIKE, seed=seed)
     take = f"{clip} {skeleton} {truth.n_frames} frames, {n_cameras} cameras, seed {seed}"
+    return truth, rig, kp, take
+
+
+def one_take(clip: str, skeleton: str, fps: float, seconds: float | None, n_cameras: int,
+             seed: int) -> list[str]:
+    """Table rows: each step's scores and seconds on one take."""
+    truth, rig, kp, take = make_take(clip, skeleton, fps, seconds, n_cameras, seed)
     start = time.perf_counter()
     dlt = triangulate(rig, kp, TriangulationConfig(method="dlt"))
     t_dlt, start = time.perf_counter() - start, time.perf_counter()
