@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix, csc_matrix, diags
+from scipy.sparse import coo_matrix, csr_matrix, diags
 from scipy.sparse.linalg import splu
 
 from calibration.block_lm import robust_weights
@@ -224,7 +225,7 @@ class _Problem:
         d_ideal[:, :, 2] = -ideal * inv_z[:, None]
         return residual, self.to_pixels @ d_ideal @ self.rotations
 
-    def system(self, x: FloatArray) -> tuple[float, csc_matrix, FloatArray, float]:
+    def system(self, x: FloatArray) -> tuple[float, csr_matrix, FloatArray, float]:
         """Robust cost, Gauss-Newton matrix J^T W J, gradient J^T W r and the sum of squared
         score-weighted reprojection residuals at ``x``."""
         pos, lengths = x[:self.n_pos].reshape(-1, 3), x[self.n_pos:]
@@ -232,27 +233,45 @@ class _Problem:
         squared = (r_view**2).sum(-1)
         rho, irls = robust_weights(squared, self.config.loss, self.config.loss_scale_px)
         sw = np.sqrt(self.score * irls)
-        rows = [r_view * sw[:, None]]
-        blocks = [_block_rows((j_view * sw[:, None, None])[:, None], self.view_joint[:, None])]
+        h_view, g_view = self.view_system(j_view * sw[:, None, None], r_view * sw[:, None])
         gap = pos[self.bone_ends[:, 0]] - pos[self.bone_ends[:, 1]]         # (K, 3)
         norm = np.linalg.norm(gap, axis=-1)
         w_bone = 1000.0 * self.config.bone_weight                           # px per metre
         r_bone = w_bone * (norm - lengths[self.bone_length])
         rho_bone, irls_bone = robust_weights(r_bone**2, self.config.loss, w_bone * BONE_LOSS_M)
         w_bone = w_bone * np.sqrt(irls_bone)                                # (K,)
-        rows.append(r_bone * np.sqrt(irls_bone))
         unit = w_bone[:, None] * gap / norm[:, None]
-        blocks.append(_block_rows(np.stack([unit, -unit], axis=1)[:, :, None], self.bone_ends,
-                                  extra=(self.n_pos + self.bone_length, -w_bone)))
-        second = pos[self.triples] * np.array([1.0, -2.0, 1.0])[:, None]   # (S, 3, 3)
-        rows.append(self.accel_scale * second.sum(1))
+        jac = _stack_rows([_block_rows(np.stack([unit, -unit], axis=1)[:, :, None],
+                                       self.bone_ends,
+                                       extra=(self.n_pos + self.bone_length, -w_bone))], len(x))
+        smooth = self.smoothness @ x                                        # Js^T Js x = Js^T rs
+        cost = float((self.score * rho).sum() + rho_bone.sum() + x @ smooth)
+        gradient = jac.T @ (r_bone * np.sqrt(irls_bone)) + smooth
+        gradient[:self.n_pos] += g_view.reshape(-1)
+        return (cost, h_view + jac.T @ jac + self.smoothness, gradient,
+                float((self.score * squared).sum()))
+
+    def view_system(self, jac: FloatArray, residual: FloatArray) -> tuple[csr_matrix, FloatArray]:
+        """The reprojection part of J^T W J, block diagonal (one 3x3 block per joint), and of
+        J^T W r, (N, 3), from the weighted derivatives (M, 2, 3) and residuals (M, 2)."""
+        n_joints, size = self.n_pos // 3, self.n_pos + self.bone_seen.size
+        blocks = np.einsum("mdi,mdj->mij", jac, jac).reshape(-1, 9)
+        summed = np.stack([np.bincount(self.view_joint, weights=entry, minlength=n_joints)
+                           for entry in blocks.T], axis=-1)                # (N, 9)
+        gradient = np.stack([np.bincount(self.view_joint, weights=entry, minlength=n_joints)
+                             for entry in np.einsum("mdi,md->im", jac, residual)], axis=-1)
+        indptr = np.minimum(np.arange(size + 1) * 3, 3 * self.n_pos)
+        indices = np.repeat(np.arange(self.n_pos).reshape(-1, 3), 3, axis=0).reshape(-1)
+        return csr_matrix((summed.reshape(-1), indices, indptr), shape=(size, size)), gradient
+
+    @cached_property
+    def smoothness(self) -> csr_matrix:
+        """The smoothness part of J^T W J: constant, as the accelerations are linear in x."""
         coeff = self.accel_scale * np.array([1.0, -2.0, 1.0])
-        blocks.append(_block_rows(np.broadcast_to(coeff[:, None, None] * np.eye(3),
-                                                  (len(self.triples), 3, 3, 3)), self.triples))
-        jac = _stack_rows(blocks, len(x))
-        r = np.concatenate([v.reshape(-1) for v in rows])
-        cost = float((self.score * rho).sum() + rho_bone.sum() + (rows[2] ** 2).sum())
-        return cost, (jac.T @ jac).tocsc(), jac.T @ r, float((self.score * squared).sum())
+        jac = _stack_rows([_block_rows(np.broadcast_to(coeff[:, None, None] * np.eye(3),
+                                                       (len(self.triples), 3, 3, 3)),
+                                       self.triples)], self.n_pos + self.bone_seen.size)
+        return (jac.T @ jac).tocsr()
 
     def solve(self, x: FloatArray) -> tuple[FloatArray, int, FloatArray]:
         """Levenberg-Marquardt from ``x``. Returns the solution, the steps taken and (N, 3, 3)
@@ -278,7 +297,7 @@ class _Problem:
         return x, iterations, _inverse_blocks(H, self.n_pos // 3) * (squared / dof)
 
 
-def _inverse_blocks(H: csc_matrix, n: int) -> FloatArray:
+def _inverse_blocks(H: csr_matrix, n: int) -> FloatArray:
     """(n, 3, 3) inverses of the first n 3x3 diagonal blocks of ``H``."""
     block = np.empty((n, 3, 3))
     for a in range(3):
@@ -325,7 +344,7 @@ def _block_rows(jac: FloatArray, joints: NDArray[np.int64],
     return rows, cols, vals, n_res * dim
 
 
-def _stack_rows(blocks: list[_Rows], n_cols: int) -> csc_matrix:
+def _stack_rows(blocks: list[_Rows], n_cols: int) -> csr_matrix:
     """One sparse Jacobian from the row blocks of :func:`_block_rows`, in order."""
     offset, parts = 0, []
     for rows, cols, vals, n_rows in blocks:
