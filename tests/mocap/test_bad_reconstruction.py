@@ -16,18 +16,9 @@ import tomli_w
 
 from exporters.points3d import read_points3d
 from mocap.cli import main
-from mocap.synthetic.sample_session import make_sample_session
 from tests.mocap.test_bad_runs import _refused
 
 CAMERAS = ("cam_1", "cam_2", "cam_3", "cam_4")           # make_sample_session's four
-
-
-@pytest.fixture(scope="module")
-def good_run(tmp_path_factory) -> Path:
-    session = make_sample_session(tmp_path_factory.mktemp("s") / "studio", n_frames=30,
-                                  board_videos=False)
-    assert main(["run", str(session), "-q"]) == 0
-    return session
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 import tomli_w
 
 from mocap.cli import main
-from mocap.synthetic.sample_session import make_sample_session
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,14 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 def _outputs(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and p.name != ".lock"}
-
-
-@pytest.fixture(scope="module")
-def good_run(tmp_path_factory) -> Path:
-    session = make_sample_session(tmp_path_factory.mktemp("s") / "studio", n_frames=30,
-                                  board_videos=False)
-    assert main(["run", str(session), "-q"]) == 0
-    return session
 
 
 def _refused(capsys, argv: list[str], message: str, output: Path) -> None:
