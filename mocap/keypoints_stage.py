@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from calibration.camera import CameraRig
-from mocap.calibration_stage import session_rig
+from mocap.calibration_stage import has_board_footage, session_rig
 from mocap.config import SessionConfig
 from mocap.detection.overlay import write_contact_sheet, write_overlay_video
 from mocap.detection.session_videos import TakeVideos, find_take_videos
@@ -220,9 +220,7 @@ def _has_videos(session: Session) -> bool:
 
 def _has_calibration(session: Session) -> bool:
     """A ready calibration file, an earlier run's, or board footage to calibrate from."""
-    return any(p.is_file() for p in (session.root / "calibration" / "calibration.toml",
-                                     session.output / "calibration.toml",
-                                     session.root / "calibration" / "board.toml"))
+    return session.ready_calibration_file() is not None or has_board_footage(session)
 
 
 def format_detection(detection: Detection) -> list[str]:

@@ -35,13 +35,17 @@ class Session:
     @property
     def calibration_file(self) -> Path:
         """The ready calibration: ``calibration/calibration.toml``, else a previous run's."""
-        for path in (self.root / "calibration" / "calibration.toml",
-                     self.output / "calibration.toml"):
-            if path.is_file():
-                return path
+        path = self.ready_calibration_file()
+        if path is not None:
+            return path
         raise InputError(f"{self.root}: no calibration found; put a calibration TOML in "
                          "calibration/calibration.toml, give one with --calibration FILE, or "
                          "put board.toml and board footage (calibration/<camera>.mp4) there")
+
+    def ready_calibration_file(self) -> Path | None:
+        """:attr:`calibration_file`, or None where the session has none."""
+        return next((path for path in (self.root / "calibration" / "calibration.toml",
+                                       self.output / "calibration.toml") if path.is_file()), None)
 
     @property
     def ground_truth_file(self) -> Path | None:
