@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from calibration.camera import CameraRig
+from calibration.io import write_calibration
+from calibration.rotations import matrix_to_rodrigues
 from exporters.points3d import read_points3d, write_points3d
 from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
@@ -31,6 +34,9 @@ from mocap.session import Session
 from mocap.single_subject import subject_keypoints
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
+# the cameras as the skeleton adjustment corrected them, beside points3d.npz (refine_cameras)
+REFINED_CALIBRATION = "calibration_refined.toml"
+
 
 @dataclass
 class RunResult:
@@ -42,6 +48,7 @@ class RunResult:
     keypoints_source: str                        # a sentence for the summary
     outputs: list[Path] = field(default_factory=list)
     accuracy: dict[str, float] | None = None
+    camera_turns_deg: dict[str, float] | None = None   # [skeleton] refine_cameras's corrections
 
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
@@ -91,14 +98,26 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                           "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
     keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
-    motion = filter_motion(reconstruct(session, calibration.rig, keypoints, config), config)
-    run.own("points3d.npz", "points3d*.trc")
+    motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
+    motion = filter_motion(motion, config)
+    run.own("points3d.npz", "points3d*.trc", REFINED_CALIBRATION)
     write_points3d(motion, run.staging / "points3d.npz")
     write_trc_files(motion, run.staging)
+    turns = None
+    if config.skeleton.enabled and config.skeleton.refine_cameras:
+        write_calibration(cameras, run.staging / REFINED_CALIBRATION)
+        turns = camera_turns_deg(calibration.rig.subset(cameras.names), cameras)
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
-                     accuracy)
+                     accuracy, turns)
+
+
+def camera_turns_deg(before: CameraRig, after: CameraRig) -> dict[str, float]:
+    """Camera name -> degrees its orientation turned between two rigs of the same cameras."""
+    turn = np.stack([b.R @ a.R.T for a, b in zip(before, after)])
+    angles = np.degrees(np.linalg.norm(matrix_to_rodrigues(turn), axis=-1))
+    return dict(zip(after.names, angles.tolist()))
 
 
 def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
@@ -124,6 +143,9 @@ def format_summary(result: RunResult) -> str:
         + (f"; {filled:.1%} filled in gaps" if filled else "")
         if found.any() else "triangulated: no joint was seen by enough cameras",
     ]
+    if result.camera_turns_deg is not None:
+        lines.append("cameras turned by the skeleton adjustment (refine_cameras): " + ", ".join(
+            f"{name} {deg:.2f} deg" for name, deg in result.camera_turns_deg.items()))
     lines += [f"wrote {p}" for p in result.outputs]
     if result.accuracy is not None:
         a = result.accuracy

@@ -22,41 +22,64 @@ from mocap.filtering import fill_gaps, smooth
 from mocap.keypoints import Keypoints2D
 from mocap.keypoints_stage import camera_notes, given_keypoints, load_given_keypoints
 from mocap.session import Session
-from mocap.skeleton_adjustment import adjust_skeleton
+from mocap.skeleton_adjustment import fit_skeleton
 from mocap.triangulation import TriangulationConfig, triangulate_views
 from rigs.motion import Motion3D
 from rigs.skeleton import get_skeleton
 
 CACHE_FILE = "points3d_unfiltered.npz"
 MOTION_ARRAYS = ("xyz", "reprojection_error", "n_views", "source", "person_id")
+# ``[skeleton] refine_cameras``: triangulate, adjust (cameras too), then once more with the
+# corrected cameras, which take back the views the first triangulation rejected (the Pose2Sim
+# demo: cam_03 keeps 33 % of its views, then 70 %; a third pass turns no camera by 0.2 degree)
+REFINE_PASSES = 2
 # a cached triangulation made by other code is made again
 RECONSTRUCTION_VERSION = code_version(("calibration.camera", "mocap.triangulation",
                                        "mocap.robust_triangulation", "mocap.skeleton_adjustment"))
 
 
 def reconstruct(session: Session, rig: CameraRig, keypoints: Keypoints2D,
-                config: SessionConfig) -> Motion3D:
+                config: SessionConfig) -> tuple[Motion3D, CameraRig]:
     """Triangulated and (with ``[skeleton]`` enabled) adjusted motion, unfiltered, from
-    ``output/cache`` when the cameras, the 2D and the settings are those it was made from.
+    ``output/cache`` when the cameras, the 2D and the settings are those it was made from, and
+    the cameras of ``keypoints`` (turned by their corrections under ``refine_cameras``).
 
     Raises:
         TriangulationError: no joint was triangulated (nothing is cached then).
     """
+    rig = rig.subset(keypoints.cameras)
     path = session.output / "cache" / CACHE_FILE
     key = fingerprint(version=RECONSTRUCTION_VERSION, cameras=_rig_digest(rig),
                       keypoints=_keypoints_digest(keypoints), triangulation=config.triangulation,
                       skeleton=config.skeleton)
     cached = load_cached(path, key)
     if cached is not None:
-        return _motion(cached)
+        return _motion(cached), _turned(rig, cached["camera_rotations"])
+    motion, rig = triangulate_and_adjust(rig, keypoints, config)
+    store_cached(path, key, {**_arrays(motion), "camera_rotations": np.stack([c.R for c in rig])})
+    return motion, rig
+
+
+def triangulate_and_adjust(rig: CameraRig, keypoints: Keypoints2D, config: SessionConfig
+                           ) -> tuple[Motion3D, CameraRig]:
+    """``[triangulation]`` then, when enabled, ``[skeleton]`` (twice with ``refine_cameras``:
+    see REFINE_PASSES): the unfiltered motion and the cameras of ``keypoints`` as adjusted.
+
+    Raises:
+        TriangulationError: no joint was triangulated.
+    """
+    rig = rig.subset(keypoints.cameras)
     found = triangulate_views(rig, keypoints, config.triangulation)
     motion = found.motion
     require_joints(motion, config.triangulation)
-    if config.skeleton.enabled:
-        motion = adjust_skeleton(rig, keypoints, motion, found.kept, config.skeleton,
-                                 swapped=found.swapped)
-    store_cached(path, key, _arrays(motion))
-    return motion
+    passes = REFINE_PASSES if config.skeleton.refine_cameras else 1
+    for done in range(passes if config.skeleton.enabled else 0):
+        if done:
+            found = triangulate_views(rig, keypoints, config.triangulation)
+        fit = fit_skeleton(rig, keypoints, found.motion, found.kept, config.skeleton,
+                           swapped=found.swapped, min_score=config.triangulation.min_score)
+        motion, rig = fit.motion, fit.rig
+    return motion, rig
 
 
 def filter_motion(motion: Motion3D, config: SessionConfig) -> Motion3D:
@@ -107,6 +130,12 @@ def require_joints(motion: Motion3D, config: TriangulationConfig) -> None:
             f"{config.min_views} or more cameras that saw it with a score of at least "
             f"{config.min_score:g}; lower --min-views or --min-score, or check that the "
             "keypoint files and the calibration belong to this take (earlier outputs are kept)")
+
+
+def _turned(rig: CameraRig, rotations: np.ndarray) -> CameraRig:
+    """``rig`` with each camera given its (cached) rotation about its centre."""
+    return CameraRig(tuple(cam.replace(R=R, t=-R @ cam.center) for cam, R in zip(rig, rotations)),
+                     dict(rig.extra))
 
 
 def _rig_digest(rig: CameraRig) -> str:

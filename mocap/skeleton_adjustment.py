@@ -12,10 +12,21 @@ damped) on three kinds of residual, all in pixels so that their weights compare:
 - smoothness: ``smoothness_weight`` pixels per m/s^2 of each joint's acceleration (second
   differences of its positions over three consecutive triangulated frames).
 
-Every residual touches one joint (reprojection), two joints and one length (bone) or one joint
-in three frames (smoothness), so the Jacobian is assembled analytically from batched blocks as a
-sparse matrix and each step solves the sparse normal equations. Joints the triangulation left
-missing stay missing. Camera extrinsics are not adjusted.
+With ``refine_cameras``, each camera's orientation gets a small correction too (a rotation about
+its centre, 3 unknowns per camera), held near zero by a weak prior: a calibration a few pixels
+off (the Pose2Sim demo's Qualisys file: two cameras 14-18 px off) then stops bending the
+skeleton. The centres stay: with them free, the smoothness and bone terms (both smaller in a
+smaller world) would shrink the take, as nothing else in the take knows its scale.
+
+Every residual touches one joint (reprojection, plus its camera's correction), two joints and one
+length (bone) or one joint in three frames (smoothness), so the Jacobian is assembled
+analytically from batched blocks as a sparse matrix and each step solves the sparse normal
+equations.
+
+A joint the triangulation left missing but one camera saw, tied by a rigid bone to a joint
+triangulated in the same frame, joins the adjustment with that one view (``single_view``): the
+view holds it to a ray, the bone and the smoothness place it along the ray (the Pose2Sim demo's
+face, seen by 2 of 4 cameras, one of them often turned away). Other missing joints stay missing.
 """
 
 from __future__ import annotations
@@ -31,11 +42,12 @@ from scipy.sparse.linalg import splu
 
 from calibration.block_lm import robust_weights
 from calibration.camera import CameraRig
+from calibration.rotations import rodrigues_to_matrix, skew
 from mocap.errors import ConfigError
 from mocap.keypoints import Keypoints2D
 from mocap.robust_triangulation import _prepare, unswap
 from mocap.triangulation import reprojection_error
-from rigs.motion import Motion3D
+from rigs.motion import TRIANGULATED, Motion3D
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -79,6 +91,16 @@ class SkeletonConfig:
     # few isolated wrong joints (2 agreeing wrong views, no neighbours in time) may keep later
     # steps from lowering the cost, so more buy nothing.
     max_iterations: int = 5
+    # Correct each camera's orientation in the same adjustment. Off unless asked for: moving the
+    # take and turning every camera to follow is held only by the take's depth spread, so 2 px
+    # of 2D noise turns true cameras by ~0.04 degree (CMU takes: mean error 4.5 -> 5.3 mm).
+    # The prior's spread: a correction this size costs as much as one view 1 px off. Tighter
+    # priors hold true cameras better (0.003 degree: no loss) but leave a camera 0.7-1.5
+    # degree off bent (CMU takes: 6.7-29 mm against 5.0 at 1 degree).
+    refine_cameras: bool = False
+    camera_prior_deg: float = 1.0
+    # Place joints one camera saw through their rigid bones (above); their n_views is 1.
+    single_view: bool = True
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -87,6 +109,9 @@ class SkeletonConfig:
         for name in ("bone_weight", "smoothness_weight"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"skeleton {name} must be 0 or more, got {getattr(self, name)}")
+        if not self.camera_prior_deg > 0:
+            raise ConfigError(f"skeleton camera_prior_deg must be positive, got "
+                              f"{self.camera_prior_deg}")
         if not self.loss_scale_px > 0 or self.max_iterations < 1:
             raise ConfigError(f"skeleton loss_scale_px must be positive and max_iterations 1 or "
                               f"more, got {self.loss_scale_px} and {self.max_iterations}")
@@ -103,12 +128,14 @@ class SkeletonFit:
             normal equations (neighbours held fixed) scaled by the fitted reprojection variance;
             NaN where the joint is missing.
         iterations: Gauss-Newton steps taken.
+        rig: the cameras of ``keypoints``, turned by their corrections under ``refine_cameras``.
     """
 
     motion: Motion3D
     bone_lengths: FloatArray
     covariance: FloatArray
     iterations: int
+    rig: CameraRig
 
     @property
     def uncertainty(self) -> FloatArray:
@@ -118,14 +145,15 @@ class SkeletonFit:
 
 def adjust_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
                     views_kept: BoolArray, config: SkeletonConfig = SkeletonConfig(), *,
-                    swapped: BoolArray | None = None) -> Motion3D:
+                    swapped: BoolArray | None = None, min_score: float = 0.3) -> Motion3D:
     """The take's joints after the skeleton adjustment (see :func:`fit_skeleton`)."""
-    return fit_skeleton(rig, keypoints, motion, views_kept, config, swapped=swapped).motion
+    return fit_skeleton(rig, keypoints, motion, views_kept, config, swapped=swapped,
+                        min_score=min_score).motion
 
 
 def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
                  views_kept: BoolArray, config: SkeletonConfig = SkeletonConfig(), *,
-                 swapped: BoolArray | None = None) -> SkeletonFit:
+                 swapped: BoolArray | None = None, min_score: float = 0.3) -> SkeletonFit:
     """Refine every triangulated joint of the take together with its people's bone lengths.
 
     Args:
@@ -136,13 +164,17 @@ def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
         config: weights, robust loss and iterations.
         swapped: (C, F, P) view-frames whose left/right labels the triangulation repaired (its
             ``kept`` refers to the repaired labels); None: none were.
+        min_score: detector score from which a single view may place a joint.
     Returns:
-        SkeletonFit with the adjusted motion, bone lengths and per-joint covariances.
+        SkeletonFit with the adjusted motion, bone lengths, per-joint covariances and cameras.
     """
     rig = rig.subset(keypoints.cameras)
     xy = keypoints.xy
     if swapped is not None and swapped.any():
         xy = unswap(xy, swapped, keypoints.skeleton.mirror)
+    if config.single_view and config.bone_weight > 0:           # the bones place them
+        motion, views_kept = with_single_views(rig, xy, keypoints.score >= min_score, motion,
+                                               views_kept)
     problem = _Problem.build(rig, xy, np.where(views_kept, keypoints.score, 0.0), motion,
                              config)
     x, iterations, joint_covariance = problem.solve(problem.start(motion.xyz))
@@ -150,23 +182,28 @@ def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
     xyz[problem.present] = x[:problem.n_pos].reshape(-1, 3)
     covariance = np.full(motion.xyz.shape + (3,), np.nan)
     covariance[problem.present] = joint_covariance
-    lengths = x[problem.n_pos:].reshape(motion.n_people, -1)
+    lengths = x[problem.n_pos:problem.n_pos + problem.bone_seen.size]
+    lengths = lengths.reshape(motion.n_people, -1)
     lengths[~problem.bone_seen] = np.nan
+    rotations, translations = problem.camera_poses(x)
+    rig = CameraRig(tuple(cam.replace(R=R, t=t)
+                          for cam, R, t in zip(rig, rotations, translations)), dict(rig.extra))
     error = reprojection_error(rig, xyz, xy, views_kept & problem.present)
     adjusted = replace(motion, xyz=xyz, reprojection_error=error)
-    return SkeletonFit(adjusted, lengths, covariance, iterations)
+    return SkeletonFit(adjusted, lengths, covariance, iterations, rig)
 
 
 @dataclass(frozen=True, eq=False)
 class _Problem:
     """The take's residuals as index arrays over the unknowns x = (N joint positions (N, 3)
-    flattened, then P * B bone lengths)."""
+    flattened, then P * B bone lengths, then with ``refine_cameras`` C camera corrections (C, 3):
+    rotation vectors turning each camera about its centre, in its own frame)."""
 
     config: SkeletonConfig
     present: BoolArray            # (F, P, J) joints that are unknowns
     n_pos: int                    # 3 N
-    rotations: FloatArray         # (M, 3, 3) world to camera of each kept view
-    translations: FloatArray      # (M, 3)
+    extrinsics: FloatArray        # (C, 3, 4) world to camera as calibrated
+    view_camera: NDArray[np.int64]    # (M,) camera of each kept view
     observed: FloatArray          # (M, 2) ideal image coordinates of the detection
     to_pixels: FloatArray         # (M, 2, 2) ideal-coordinate -> pixel residual
     score: FloatArray             # (M,)
@@ -176,6 +213,20 @@ class _Problem:
     bone_seen: BoolArray              # (P, B) lengths with at least one residual
     triples: NDArray[np.int64]        # (S, 3) one joint in three consecutive frames
     accel_scale: float                # px per metre of second difference
+
+    @property
+    def n_lengths(self) -> int:
+        return self.bone_seen.size
+
+    @property
+    def n_cam(self) -> int:
+        """Unknowns of the camera corrections: 3 per camera, or none."""
+        return 3 * len(self.extrinsics) if self.config.refine_cameras else 0
+
+    @property
+    def prior(self) -> float:
+        """Weight of the camera corrections' prior, per radian."""
+        return 1 / np.radians(self.config.camera_prior_deg)
 
     @classmethod
     def build(cls, rig: CameraRig, xy: FloatArray, weights: FloatArray, motion: Motion3D,
@@ -194,7 +245,7 @@ class _Problem:
                                     + np.arange(len(bones)), bone_ok.shape)
         steps = np.stack([index[:-2], index[1:-1], index[2:]], axis=-1)     # (F-2, P, J, 3)
         triples = steps[(steps >= 0).all(-1)]
-        return cls(config, present, 3 * int(present.sum()), ext[cam, :, :3], ext[cam, :, 3],
+        return cls(config, present, 3 * int(present.sum()), ext, cam,
                    np.stack([views.u[point, cam], views.v[point, cam]], -1),
                    views.to_pixels[:, point, cam].T.reshape(-1, 2, 2),
                    views.weights[point, cam], index.reshape(-1)[point], ends[bone_ok],
@@ -211,25 +262,40 @@ class _Problem:
         first = np.cumsum(counts) - counts
         seen = counts > 0
         lengths[seen] = d[order][first[seen] + counts[seen] // 2]
-        return np.concatenate([pos.reshape(-1), lengths])
+        return np.concatenate([pos.reshape(-1), lengths, np.zeros(self.n_cam)])
 
-    def reprojection(self, pos: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Pixel residuals (M, 2) of the kept views and their derivatives (M, 2, 3) with
-        respect to the joint's world position."""
-        cam = np.einsum("mij,mj->mi", self.rotations, pos[self.view_joint]) + self.translations
+    def camera_poses(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(C, 3, 3) rotations and (C, 3) translations, world to camera, with the corrections
+        w in ``x``: R' = exp(w) R, t' = exp(w) t (the centre stays)."""
+        rotations, translations = self.extrinsics[:, :, :3], self.extrinsics[:, :, 3]
+        if not self.n_cam:
+            return rotations, translations
+        turn = rodrigues_to_matrix(x[len(x) - self.n_cam:].reshape(-1, 3))
+        return turn @ rotations, np.einsum("cij,cj->ci", turn, translations)
+
+    def reprojection(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Pixel residuals (M, 2) of the kept views and their derivatives with respect to the
+        joint's world position (M, 2, 3) and to its camera's correction (M, 2, 3; to first order
+        in the rotation, which stays small)."""
+        rotations, translations = self.camera_poses(x)
+        rotation = rotations[self.view_camera]
+        pos = x[:self.n_pos].reshape(-1, 3)[self.view_joint]
+        cam = np.einsum("mij,mj->mi", rotation, pos) + translations[self.view_camera]
         inv_z = 1.0 / cam[:, 2]
         ideal = cam[:, :2] * inv_z[:, None]
         residual = np.einsum("mij,mj->mi", self.to_pixels, ideal - self.observed)
         d_ideal = np.zeros((len(cam), 2, 3))
         d_ideal[:, 0, 0] = d_ideal[:, 1, 1] = inv_z
         d_ideal[:, :, 2] = -ideal * inv_z[:, None]
-        return residual, self.to_pixels @ d_ideal @ self.rotations
+        d_cam = self.to_pixels @ d_ideal                                    # (M, 2, 3)
+        return residual, d_cam @ rotation, -d_cam @ skew(cam)
 
     def system(self, x: FloatArray) -> tuple[float, csr_matrix, FloatArray, float]:
         """Robust cost, Gauss-Newton matrix J^T W J, gradient J^T W r and the sum of squared
         score-weighted reprojection residuals at ``x``."""
-        pos, lengths = x[:self.n_pos].reshape(-1, 3), x[self.n_pos:]
-        r_view, j_view = self.reprojection(pos)
+        pos = x[:self.n_pos].reshape(-1, 3)
+        lengths = x[self.n_pos:self.n_pos + self.n_lengths]
+        r_view, j_view, j_cam = self.reprojection(x)
         squared = (r_view**2).sum(-1)
         rho, irls = robust_weights(squared, self.config.loss, self.config.loss_scale_px)
         sw = np.sqrt(self.score * irls)
@@ -238,7 +304,8 @@ class _Problem:
         norm = np.linalg.norm(gap, axis=-1)
         w_bone = 1000.0 * self.config.bone_weight                           # px per metre
         r_bone = w_bone * (norm - lengths[self.bone_length])
-        rho_bone, irls_bone = robust_weights(r_bone**2, self.config.loss, w_bone * BONE_LOSS_M)
+        rho_bone, irls_bone = robust_weights(r_bone**2, self.config.loss,
+                                             max(w_bone * BONE_LOSS_M, 1e-12))
         w_bone = w_bone * np.sqrt(irls_bone)                                # (K,)
         unit = w_bone[:, None] * gap / norm[:, None]
         jac = _stack_rows([_block_rows(np.stack([unit, -unit], axis=1)[:, :, None],
@@ -248,13 +315,49 @@ class _Problem:
         cost = float((self.score * rho).sum() + rho_bone.sum() + x @ smooth)
         gradient = jac.T @ (r_bone * np.sqrt(irls_bone)) + smooth
         gradient[:self.n_pos] += g_view.reshape(-1)
-        return (cost, h_view + jac.T @ jac + self.smoothness, gradient,
-                float((self.score * squared).sum()))
+        hessian = h_view + jac.T @ jac + self.smoothness
+        if self.n_cam:
+            h_cam, g_cam, prior = self.camera_system(j_view * sw[:, None, None],
+                                                     j_cam * sw[:, None, None],
+                                                     r_view * sw[:, None], x)
+            hessian, cost = hessian + h_cam, cost + prior
+            gradient[len(x) - self.n_cam:] += g_cam
+        return cost, hessian, gradient, float((self.score * squared).sum())
+
+    def camera_system(self, j_pos: FloatArray, j_cam: FloatArray, residual: FloatArray,
+                      x: FloatArray) -> tuple[csr_matrix, FloatArray, float]:
+        """The camera corrections' part of J^T W J (their (3C, 3C) block, the prior's diagonal
+        and the (3N, 3C) coupling with the joints, both ways), of J^T W r (3C,) and the prior's
+        cost, from the weighted derivatives (M, 2, 3), (M, 2, 3) and residuals (M, 2)."""
+        n_cams, size = len(self.extrinsics), len(x)
+        first = size - self.n_cam
+        correction = x[first:].reshape(-1, 3)
+        cam_blocks = np.einsum("mdi,mdj->mij", j_cam, j_cam).reshape(len(j_cam), -1)
+        summed = np.stack([np.bincount(self.view_camera, weights=entry, minlength=n_cams)
+                           for entry in cam_blocks.T], axis=-1).reshape(n_cams, 3, 3)
+        summed += np.eye(3) * self.prior**2
+        gradient = np.stack([np.bincount(self.view_camera, weights=entry, minlength=n_cams)
+                             for entry in np.einsum("mdi,md->im", j_cam, residual)], axis=-1)
+        gradient += correction * self.prior**2
+        cam_cols = first + 3 * self.view_camera[:, None] + np.arange(3)         # (M, 3)
+        pos_rows = 3 * self.view_joint[:, None] + np.arange(3)                  # (M, 3)
+        coupling = np.einsum("mdi,mdj->mij", j_pos, j_cam)                       # (M, 3, 3)
+        rows = np.broadcast_to(pos_rows[:, :, None], coupling.shape).reshape(-1)
+        cols = np.broadcast_to(cam_cols[:, None, :], coupling.shape).reshape(-1)
+        block_rows = first + np.repeat(np.arange(self.n_cam).reshape(n_cams, 3), 3, axis=1)
+        block_cols = first + np.tile(np.arange(self.n_cam).reshape(n_cams, 3), (1, 3))
+        matrix = coo_matrix((np.concatenate([coupling.reshape(-1), coupling.reshape(-1),
+                                             summed.reshape(-1)]),
+                             (np.concatenate([rows, cols, block_rows.reshape(-1)]),
+                              np.concatenate([cols, rows, block_cols.reshape(-1)]))),
+                            shape=(size, size)).tocsr()
+        prior = float((correction**2).sum() * self.prior**2)
+        return matrix, gradient.reshape(-1), prior
 
     def view_system(self, jac: FloatArray, residual: FloatArray) -> tuple[csr_matrix, FloatArray]:
         """The reprojection part of J^T W J, block diagonal (one 3x3 block per joint), and of
         J^T W r, (N, 3), from the weighted derivatives (M, 2, 3) and residuals (M, 2)."""
-        n_joints, size = self.n_pos // 3, self.n_pos + self.bone_seen.size
+        n_joints, size = self.n_pos // 3, self.n_pos + self.n_lengths + self.n_cam
         blocks = np.einsum("mdi,mdj->mij", jac, jac).reshape(-1, 9)
         summed = np.stack([np.bincount(self.view_joint, weights=entry, minlength=n_joints)
                            for entry in blocks.T], axis=-1)                # (N, 9)
@@ -270,7 +373,8 @@ class _Problem:
         coeff = self.accel_scale * np.array([1.0, -2.0, 1.0])
         jac = _stack_rows([_block_rows(np.broadcast_to(coeff[:, None, None] * np.eye(3),
                                                        (len(self.triples), 3, 3, 3)),
-                                       self.triples)], self.n_pos + self.bone_seen.size)
+                                       self.triples)],
+                          self.n_pos + self.n_lengths + self.n_cam)
         return (jac.T @ jac).tocsr()
 
     def solve(self, x: FloatArray) -> tuple[FloatArray, int, FloatArray]:
@@ -306,7 +410,77 @@ def _inverse_blocks(H: csr_matrix, n: int) -> FloatArray:
     return np.linalg.inv(block)
 
 
+def with_single_views(rig: CameraRig, xy: FloatArray, usable: BoolArray, motion: Motion3D,
+                      views_kept: BoolArray) -> tuple[Motion3D, BoolArray]:
+    """The motion and views with the joints one camera saw added (see the module's doc).
+
+    Each starts on its view's ray at the point nearest its own track interpolated in time
+    (linearly between the frames it was triangulated in, held at the ends).
+
+    Args:
+        xy: (C, F, P, J, 2) pixels; usable: (C, F, P, J) views good enough to place a joint.
+        motion: xyz (F, P, J, 3) triangulated; views_kept (C, F, P, J) its views.
+    Returns:
+        The motion with those joints started (n_views 1), and the views with theirs kept.
+    """
+    present = np.isfinite(motion.xyz).all(-1)                              # (F, P, J)
+    usable = usable & np.isfinite(xy).all(-1)
+    bones = np.asarray(motion.skeleton.bones).reshape(-1, 2)
+    n_joints = len(motion.skeleton)
+    linked = np.zeros((motion.n_people, n_joints, n_joints), bool)         # rigid bones
+    rigid = ~flexible_links(motion)                                        # (P, B)
+    linked[:, bones[:, 0], bones[:, 1]] = linked[:, bones[:, 1], bones[:, 0]] = rigid
+    tied = (present[:, :, None, :] & linked[None]).any(-1)                 # (F, P, J)
+    track = _interpolated(motion.xyz)
+    single = ~present & (usable.sum(0) == 1) & tied & np.isfinite(track).all(-1)
+    if not single.any():
+        return motion, views_kept
+    camera = np.argmax(usable, axis=0)[single]                            # (S,)
+    ideal = np.stack([cam.undistort(xy[c][single]) for c, cam in enumerate(rig)])
+    ray = np.concatenate([ideal[camera, np.arange(len(camera))], np.ones((len(camera), 1))], -1)
+    ray = np.einsum("sji,sj->si", rig.extrinsics[camera, :, :3], ray)     # R^T (u, v, 1)
+    ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
+    centre = rig.centers[camera]
+    depth = np.maximum(np.einsum("si,si->s", track[single] - centre, ray), 1e-3)
+    xyz, n_views = motion.xyz.copy(), motion.n_views.copy()
+    xyz[single], n_views[single] = centre + depth[:, None] * ray, 1
+    source = np.where(single, TRIANGULATED, motion.source)
+    kept = views_kept.copy()
+    kept[:, single] = usable[:, single]
+    return replace(motion, xyz=xyz, n_views=n_views, source=source), kept
+
+
+def _interpolated(xyz: FloatArray) -> FloatArray:
+    """(F, ...) positions with each missing frame linearly interpolated between the nearest
+    frames it has on either side (the nearest one at the ends); NaN where it has none."""
+    frames = np.arange(len(xyz)).reshape((-1,) + (1,) * (xyz.ndim - 2))
+    valid = np.isfinite(xyz).all(-1)
+    before = np.maximum.accumulate(np.where(valid, frames, -1), axis=0)
+    after = np.minimum.accumulate(np.where(valid, frames, len(xyz))[::-1], axis=0)[::-1]
+    before, after = np.where(before < 0, after, before), np.where(after >= len(xyz), before, after)
+    if not len(xyz):
+        return xyz.copy()
+    a = np.take_along_axis(xyz, np.clip(before, 0, len(xyz) - 1)[..., None], axis=0)
+    b = np.take_along_axis(xyz, np.clip(after, 0, len(xyz) - 1)[..., None], axis=0)
+    share = np.where(after > before, (frames - before) / np.maximum(after - before, 1), 0.0)
+    out = a + share[..., None] * (b - a)
+    out[(before < 0) | (before >= len(xyz))] = np.nan
+    return out
+
+
 def flexible_links(motion: Motion3D) -> BoolArray:
+    """(P, B) links of the skeleton left out of the bone term: those joining two rigid body parts
+    (neck to nose, the spine, shoulder to shoulder: :attr:`Skeleton.anatomy`) and, among links
+    whose joints the table of body parts does not know, those the take shows bending.
+
+    Anatomy decides where it can: on real footage a calibration's small errors change every
+    limb's triangulated length with where the person stands, so the data alone would call rigid
+    bones flexible (the Pose2Sim demo: 22 of its 25 links)."""
+    rigid, known = motion.skeleton.anatomy
+    return np.where(known, ~rigid, bending_links(motion))
+
+
+def bending_links(motion: Motion3D) -> BoolArray:
     """(P, B) links of the skeleton whose length changes over the take more than noise explains.
 
     The spread of each link's length about its median (robust: from the median absolute

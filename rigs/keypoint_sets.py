@@ -80,6 +80,25 @@ H36M17 = [
     ("right_wrist", "right_elbow"),
 ]
 
+# Rigid body parts by joint name, "{side}" standing for left and right: two joints of one part
+# keep their distance however the body moves (a keypoint set's links between parts, such as neck
+# to nose, the spine or shoulder to shoulder, bend). Midline parts hold both sides' joints; a
+# limb's parts are one per side. The fingers and thumb bend, so the hand is wrist, index and
+# pinky knuckles only.
+MIDLINE_PARTS = [
+    ("nose", "head", "head_top", "{side}_eye", "{side}_eye_inner", "{side}_eye_outer",
+     "{side}_ear", "mouth_{side}"),
+    ("pelvis", "hip", "mid_hip", "{side}_hip"),
+]
+LIMB_PARTS = [
+    ("{side}_shoulder", "{side}_elbow"), ("{side}_elbow", "{side}_wrist"),
+    ("{side}_wrist", "{side}_index", "{side}_pinky"),
+    ("{side}_hip", "{side}_knee"), ("{side}_knee", "{side}_ankle"),
+    ("{side}_ankle", "{side}_heel", "{side}_big_toe", "{side}_small_toe", "{side}_foot_index"),
+]
+# Joints of the trunk that belong to no rigid part: every link to them bends.
+TRUNK_JOINTS = ("neck", "upper_neck", "spine", "thorax", "{side}_thumb")
+
 KEYPOINT_SETS = {
     "coco17": (COCO17, COCO17_EXTRA_BONES),
     "halpe26": (HALPE26, [("left_shoulder", "right_shoulder")]),

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rigs.errors import UnknownSkeletonError
-from rigs.keypoint_sets import KEYPOINT_SETS
+from rigs.keypoint_sets import KEYPOINT_SETS, LIMB_PARTS, MIDLINE_PARTS, TRUNK_JOINTS
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,24 @@ class Skeleton:
             perm[left], perm[right] = right, left
         return perm
 
+    @property
+    def anatomy(self) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """(B,) bones joining two joints of one rigid body part, and (B,) bones whose two joints
+        the table of body parts knows (the others' rigidity is for the data to tell)."""
+        part_of = _body_parts()
+        parts = [part_of.get(j) for j in self.joints]
+        b = np.asarray(self.bones).reshape(-1, 2)
+        known = np.array([parts[i] is not None and parts[k] is not None for i, k in b], bool)
+        rigid = np.array([bool(known_ and parts[i] & parts[k])
+                          for (i, k), known_ in zip(b, known)], bool)
+        return rigid, known
+
+    @property
+    def in_head(self) -> NDArray[np.bool_]:
+        """(J,) joints of the head (the first of the midline body parts)."""
+        head = {name.format(side=side) for name in MIDLINE_PARTS[0] for side in ("left", "right")}
+        return np.array([j in head for j in self.joints], bool)
+
     def bone_lengths(self, xyz: NDArray[np.float64]) -> NDArray[np.float64]:
         """(..., J, 3) joint positions to (..., B) bone lengths (NaN where a joint is missing)."""
         b = np.asarray(self.bones)
@@ -79,6 +97,23 @@ def get_skeleton(name: str) -> Skeleton:
     lr = tuple((i, joints.index(j.replace("left", "right"))) for i, j in enumerate(joints)
                if "left" in j and j.replace("left", "right") in joints)
     return Skeleton(name, joints, parents, bones, lr)
+
+
+@cache
+def _body_parts() -> dict[str, frozenset[int]]:
+    """Joint name -> the rigid body parts it belongs to (an empty set for trunk joints)."""
+    parts: dict[str, set[int]] = {}
+    sided = [[name.format(side=side) for side in ("left", "right") for name in part]
+             for part in MIDLINE_PARTS]
+    sided += [[name.format(side=side) for name in part]
+              for part in LIMB_PARTS for side in ("left", "right")]
+    for number, part in enumerate(sided):
+        for name in part:
+            parts.setdefault(name, set()).add(number)
+    for name in TRUNK_JOINTS:
+        for side in ("left", "right"):
+            parts.setdefault(name.format(side=side), set())
+    return {name: frozenset(numbers) for name, numbers in parts.items()}
 
 
 def skeleton_names() -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from mocap.config import SessionConfig
 from mocap.errors import ConfigError
 from mocap.metrics import joint_errors, summarize_errors
-from mocap.skeleton_adjustment import SkeletonConfig, fit_skeleton, flexible_links
+from mocap.skeleton_adjustment import SkeletonConfig, bending_links, fit_skeleton, flexible_links
 from mocap.synthetic.observe import DetectorErrors, observe
 from mocap.synthetic.real_motion import motion_from_bvh
 from mocap.synthetic.studio import studio_rig
@@ -52,8 +52,8 @@ def _rigid_bone_cv(motion, truth) -> float:
 
 
 def test_adjustment_beats_triangulation_and_meets_issue_17s_goals(take, truth):
-    """Goals: better mean and p95 than the robust triangulation it starts from (with the same
-    joints: it neither drops nor adds any), bone-length CV < 1 % (issue 17, acceptance 1) on the
+    """Goals: better mean and p95 than the robust triangulation it starts from (it drops no
+    joint and adds only joints one camera saw), bone-length CV < 1 % (issue 17, acceptance 1) on the
     skeleton's true bones, and acceptance 1's accuracy: 4 cameras mean < 12 mm, p95 < 25 mm,
     <= 3 % missing; 8 cameras mean < 7 mm, p95 < 14 mm, <= 0.5 % missing. (Acceptance 1 applies
     to the whole pipeline; the adjustment meets it before filtering.)"""
@@ -61,8 +61,9 @@ def test_adjustment_beats_triangulation_and_meets_issue_17s_goals(take, truth):
     before = summarize_errors(joint_errors(found.motion, truth))
     after = summarize_errors(joint_errors(fit.motion, truth))
     assert after["mean_mm"] < before["mean_mm"] and after["p95_mm"] < before["p95_mm"]
-    assert after["recovered"] == before["recovered"]
-    np.testing.assert_array_equal(np.isnan(fit.motion.xyz), np.isnan(found.motion.xyz))
+    added = np.isfinite(fit.motion.xyz).all(-1) & ~np.isfinite(found.motion.xyz).all(-1)
+    assert not (np.isfinite(found.motion.xyz) & np.isnan(fit.motion.xyz)).any()
+    assert (fit.motion.n_views[added] == 1).all()
     assert _rigid_bone_cv(fit.motion, truth) < 0.01
     if n_cameras == 4:
         assert after["mean_mm"] < 12.0 and after["p95_mm"] < 25.0
@@ -79,18 +80,42 @@ def test_bone_lengths_are_the_true_ones(take, truth):
     _, _, fit = take
     true = truth.skeleton.bone_lengths(truth.xyz)[:, 0]                     # (F, B)
     rigid = true.std(axis=0) / true.mean(axis=0) < RIGID_CV
-    assert np.abs(fit.bone_lengths[0, rigid] - true.mean(axis=0)[rigid]).max() < 0.005
-    assert np.isnan(fit.bone_lengths[0, ~rigid]).all()
+    fitted = np.isfinite(fit.bone_lengths[0])
+    assert rigid[fitted].all() and fitted.sum() >= 10
+    assert np.abs(fit.bone_lengths[0, fitted] - true.mean(axis=0)[fitted]).max() < 0.005
 
 
-def test_flexible_links_are_the_ones_that_bend(truth, take):
-    """The links left out of the bone term, judged from the noisy triangulation, are those whose
-    true length varies by more than 2 % (FLEXIBLE_SHARE), none other."""
+def test_bending_links_are_found_from_the_take(truth, take):
+    """For links whose joints no table knows, the data decides: the links the noisy
+    triangulation shows bending are those whose true length varies by more than 2 %
+    (FLEXIBLE_SHARE), none other."""
     _, found, _ = take
     true = truth.skeleton.bone_lengths(truth.xyz)[:, 0]
     bending = true.std(axis=0) / true.mean(axis=0) > 0.02
     assert bending.sum() >= 2                                  # the test can fail
-    np.testing.assert_array_equal(flexible_links(found.motion)[0], bending)
+    np.testing.assert_array_equal(bending_links(found.motion)[0], bending)
+
+
+def test_anatomy_leaves_out_only_links_that_bend(truth, take):
+    """The links the bone term leaves out by anatomy include every link that bends in CMU's
+    motion; those it keeps are rigid in it (true CV < RIGID_CV)."""
+    _, found, _ = take
+    true = truth.skeleton.bone_lengths(truth.xyz)[:, 0]
+    cv = true.std(axis=0) / true.mean(axis=0)
+    flexible = flexible_links(found.motion)[0]
+    assert (cv[~flexible] < RIGID_CV).all() and flexible[cv > 0.02].all()
+
+
+def test_joints_one_camera_saw_are_placed_through_their_bones(take, truth):
+    """Joints the triangulation left missing but one camera saw (10 % dropouts at 4 cameras
+    leave some) are placed on that camera's ray by their rigid bones and the smoothness. Goal:
+    as good as acceptance 1 asks of every joint at 4 cameras: mean < 12 mm, each < 25 mm."""
+    n_cameras, found, fit = take
+    added = np.isfinite(fit.motion.xyz).all(-1) & ~np.isfinite(found.motion.xyz).all(-1)
+    if n_cameras == 4:
+        assert added.sum() >= 5                                # the test can fail
+    errors = joint_errors(fit.motion, truth)[added]
+    assert np.mean(errors) < 0.012 and np.max(errors) < 0.025 if errors.size else True
 
 
 def test_uncertainty_follows_the_views_and_the_errors(take, truth):
@@ -99,7 +124,7 @@ def test_uncertainty_follows_the_views_and_the_errors(take, truth):
     cameras (median), and the predicted spread is the size of the errors: the median error
     within a factor 3 of the median predicted 3D deviation (sqrt 3 times the per-axis RMS)."""
     n_cameras, found, fit = take
-    present = np.isfinite(found.motion.xyz).all(-1)
+    present = np.isfinite(fit.motion.xyz).all(-1)
     assert np.isfinite(fit.covariance[present]).all()
     assert np.isnan(fit.covariance[~present]).all()
     views = found.motion.n_views
@@ -110,10 +135,13 @@ def test_uncertainty_follows_the_views_and_the_errors(take, truth):
 
 
 def test_missing_joints_stay_missing_and_reprojection_is_recomputed(take):
+    """Joints the triangulation had keep their source and views; those one camera saw say 1."""
     _, found, fit = take
     m = fit.motion
-    np.testing.assert_array_equal(m.source, found.motion.source)
-    np.testing.assert_array_equal(m.n_views, found.motion.n_views)
+    had = np.isfinite(found.motion.xyz).all(-1)
+    np.testing.assert_array_equal(m.source[had], found.motion.source[had])
+    np.testing.assert_array_equal(m.n_views[had], found.motion.n_views[had])
+    assert (m.n_views[~had & np.isfinite(m.xyz).all(-1)] == 1).all()
     assert np.isnan(m.reprojection_error[np.isnan(m.xyz[..., 0])]).all()
     assert np.isfinite(m.reprojection_error[np.isfinite(m.xyz[..., 0])]).all()
 

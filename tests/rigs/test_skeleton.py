@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rigs.errors import UnknownSkeletonError
-from rigs.skeleton import get_skeleton, skeleton_names
+from rigs.skeleton import Skeleton, get_skeleton, skeleton_names
 
 SIZES = {"coco17": 17, "halpe26": 26, "body25": 25, "body25b": 25, "blazepose33": 33,
          "h36m17": 17}
@@ -47,3 +47,28 @@ def test_unknown_names_suggest_the_closest():
     with pytest.raises(UnknownSkeletonError, match="did you mean 'left_knee'"):
         get_skeleton("coco17").index("left_kne")
     assert "blazepose33" in skeleton_names()
+
+
+@pytest.mark.parametrize("name", skeleton_names())
+def test_anatomy_knows_every_link_of_the_published_sets(name):
+    """Every link of our sets is classified by the table of body parts: limb segments, the
+    pelvis and the feet are rigid; links to the neck, the spine and shoulder to shoulder bend."""
+    skeleton = get_skeleton(name)
+    rigid, known = skeleton.anatomy
+    assert known.all()
+    pairs = {frozenset((skeleton.joints[a], skeleton.joints[b])): r
+             for (a, b), r in zip(skeleton.bones, rigid)}
+    for side in ("left", "right"):
+        for bone in ((f"{side}_shoulder", f"{side}_elbow"), (f"{side}_elbow", f"{side}_wrist"),
+                     (f"{side}_hip", f"{side}_knee"), (f"{side}_knee", f"{side}_ankle")):
+            assert pairs[frozenset(bone)]
+    assert not pairs.get(frozenset(("left_shoulder", "right_shoulder")), False)
+    assert not any(r for pair, r in pairs.items()
+                   if pair & {"neck", "upper_neck", "spine", "thorax"})
+
+
+def test_links_of_unknown_joints_are_left_to_the_data():
+    rigid, known = Skeleton("custom", ("left_knee", "marker_7", "left_ankle"), (-1, 0, 0),
+                            ((0, 1), (0, 2)), ()).anatomy
+    np.testing.assert_array_equal(known, [False, True])
+    np.testing.assert_array_equal(rigid, [False, True])
