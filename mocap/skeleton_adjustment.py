@@ -64,6 +64,12 @@ MAD_TO_SIGMA = 1.4826
 # A bone's length error beyond this (metres) is a wrong joint more likely than a bent bone: the
 # bone term turns robust (the reprojection loss's kind) there and stops dragging the other joint.
 BONE_LOSS_M = 0.01
+# A single view must pass within this share of each rigid bone's length (plus the floor) of
+# the bone's other joint, and within TRACK_M of the joint's own track interpolated in time:
+# else it is a wrong detection (CMU takes with 8 % confident outliers: one such view placed a
+# heel 378 mm off, the rest are within 13 mm).
+REACH_SHARE, REACH_FLOOR_M = 1.25, 0.02
+TRACK_M = 0.1
 CONVERGED = 1e-4                        # relative change of the cost that ends the iterations
 # A rejected step whose quadratic model promised less than this share of the cost ends the
 # iterations: near the minimum the robust losses' reweighting outweighs such gains (CMU takes
@@ -441,6 +447,18 @@ def with_single_views(rig: CameraRig, xy: FloatArray, usable: BoolArray, motion:
     ray = np.einsum("sji,sj->si", rig.extrinsics[camera, :, :3], ray)     # R^T (u, v, 1)
     ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
     centre = rig.centers[camera]
+    # a view no rigid neighbour can reach, or far off the joint's own track, is a wrong one
+    frame, person, single_joint = np.nonzero(single)
+    others = motion.xyz[frame, person]                                    # (S, J, 3)
+    reach = np.full((motion.n_people, n_joints, n_joints), np.inf)
+    lengths = _median_lengths(motion)                                      # (P, B)
+    reach[:, bones[:, 0], bones[:, 1]] = reach[:, bones[:, 1], bones[:, 0]] = np.where(
+        rigid, REACH_SHARE * lengths + REACH_FLOOR_M, np.inf)
+    fits = ((_ray_distance(others, centre[:, None], ray[:, None]) <= reach[person, single_joint])
+            | ~np.isfinite(others).all(-1)).all(-1)
+    fits &= _ray_distance(track[single], centre, ray) <= TRACK_M
+    single[single] = fits
+    camera, centre, ray = camera[fits], centre[fits], ray[fits]
     depth = np.maximum(np.einsum("si,si->s", track[single] - centre, ray), 1e-3)
     xyz, n_views = motion.xyz.copy(), motion.n_views.copy()
     xyz[single], n_views[single] = centre + depth[:, None] * ray, 1
@@ -448,6 +466,20 @@ def with_single_views(rig: CameraRig, xy: FloatArray, usable: BoolArray, motion:
     kept = views_kept.copy()
     kept[:, single] = usable[:, single]
     return replace(motion, xyz=xyz, n_views=n_views, source=source), kept
+
+
+def _ray_distance(points: FloatArray, centre: FloatArray, ray: FloatArray) -> FloatArray:
+    """(...) metres from points (..., 3) to the rays from ``centre`` along unit ``ray``."""
+    offset = points - centre
+    along = np.einsum("...i,...i->...", offset, ray)[..., None] * ray
+    return np.linalg.norm(offset - along, axis=-1)
+
+
+def _median_lengths(motion: Motion3D) -> FloatArray:
+    """(P, B) each link's median length over the frames that have both its joints."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                   # links never seen
+        return np.nanmedian(motion.skeleton.bone_lengths(motion.xyz), axis=0)
 
 
 def _interpolated(xyz: FloatArray) -> FloatArray:
