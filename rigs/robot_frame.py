@@ -86,17 +86,20 @@ def resample(trajectory: HandTrajectory, fps: float, method: str = "linear") -> 
     left = right - 1
     u = np.clip((new - old[left]) / (old[right] - old[left]), 0.0, 1.0)      # (F',)
     known = np.isfinite(trajectory.position).all(1) & np.isfinite(trajectory.rotation).all((1, 2))
-    gap = ~(known[left] & known[right])
+    at_left, at_right = u <= 0.0, u >= 1.0                   # new frames on an old frame's time
+    gap = ~((known[left] | at_right) & (known[right] | at_left))
 
     def signal(values: FloatArray) -> FloatArray:
         ok = np.isfinite(values).reshape(len(old), -1).all(1)
+        shape = (-1,) + (1,) * (values.ndim - 1)
         if method == "cubic" and ok.sum() >= 4:
             out = CubicSpline(old[ok], values[ok])(new)
         else:
-            out = values[left] + (values[right] - values[left]) * u.reshape((-1,) + (1,) * (
-                values.ndim - 1))
-        return np.where((gap | ~(ok[left] & ok[right])).reshape(out.shape[:1] + (1,) * (
-            out.ndim - 1)), np.nan, out)
+            a, b = values[left], values[right]
+            out = np.where(at_right.reshape(shape), b, np.where(
+                at_left.reshape(shape), a, a + (b - a) * u.reshape(shape)))
+        missing = gap | ~((ok[left] | at_right) & (ok[right] | at_left))
+        return np.where(missing.reshape(shape), np.nan, out)
 
     q = quaternions.continuous(quaternions.from_matrix(np.where(
         known[:, None, None], trajectory.rotation, np.eye(3))))

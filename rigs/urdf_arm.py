@@ -143,8 +143,8 @@ def read_urdf(path: str | Path, tip: str | None = None) -> UrdfArm:
     for element in root.findall("joint"):
         parent, child, joint = _parse_joint(element, path, set(links))
         joints[child] = (parent, joint)
-    base = _single(sorted(set(links) - set(joints)), "root link (a link no joint has as child)",
-                   path, "joints must form one tree")
+    base = _single(sorted(set(links) - set(joints)), "root link", path,
+                   "joints must join all links into one tree with one root (no joint's child)")
     chain: list[ChainJoint] = []
     tip = tip or _single(sorted(set(links) - {p for p, _ in joints.values()}), "leaf link",
                          path, "pass tip=<link name> to choose the tool link")
