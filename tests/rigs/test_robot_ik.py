@@ -87,3 +87,12 @@ def test_target_must_be_in_base_frame(arm, reach):
     from rigs.errors import RigError
     with pytest.raises(RigError, match="robot base frame"):
         retarget(arm, replace(reach, frame="world"))
+
+
+def test_missing_ikpy_names_the_extra(arm, reach, monkeypatch):
+    import sys
+
+    from rigs.errors import RigError
+    monkeypatch.setitem(sys.modules, "ikpy.chain", None)
+    with pytest.raises(RigError, match=r"pip install 'mocap\[robot\]'"):
+        retarget(arm, reach)

@@ -68,3 +68,8 @@ def test_not_xml_and_not_robot(tmp_path):
     path.write_text("<sdf/>")
     with pytest.raises(RigError, match="root element is <sdf>"):
         read_urdf(path)
+
+
+def test_unknown_tip_link():
+    with pytest.raises(RigError, match="arm6.urdf: no link named 'gripper'"):
+        read_urdf(ARM6, tip="gripper")
