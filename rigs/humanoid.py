@@ -24,7 +24,7 @@ BlazePose-33, the foot of COCO-17 and H36M-17) is a leaf that keeps its parent's
 a toe bone exists only where the set has toes.
 
 Rest pose: a T-pose facing -Y, Z up (``rigs.rig``): legs straight down, arms along +-X, feet
-and toes pointing -Y, ankles on the floor (z = 0), each offset as long as the person's bone.
+and toes pointing -Y, ankles on the floor (z = 0, their mean if the legs differ), each offset as long as the person's bone.
 """
 
 from __future__ import annotations
