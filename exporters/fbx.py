@@ -17,6 +17,8 @@ animation; a shorter one holds its last pose to the take's end.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +30,7 @@ from calibration.camera import Camera, CameraRig
 from exporters.atomic import atomic_output
 from exporters.bvh import MIN_TAIL, held_fitted_frames
 from exporters.errors import ExportError
+from exporters.quiet import quiet_native_output
 from rigs.quaternions import conjugate, continuous, from_matrix, multiply
 from rigs.rig import RigAnimation
 
@@ -43,7 +46,8 @@ OPENCV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0])
 def import_bpy(path: str | Path) -> ModuleType:
     """Blender's ``bpy``, or ExportError saying which extra installs it."""
     try:
-        import bpy
+        with quiet_native_output():  # bpy prints an audio note and a NumPy 1.x warning
+            import bpy
     except ImportError as e:
         raise ExportError(f"writing {path} needs Blender's Python module bpy, which is not "
                           "installed: pip install 'mocap[blender]'") from e
@@ -78,7 +82,7 @@ def write_fbx(animations: RigAnimation | Sequence[RigAnimation], path: str | Pat
     scene.frame_start, scene.frame_end = 0, max(a.n_frames for a in animations) - 1
     for animation in animations:
         add_armature(bpy, animation, path)
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, contextlib.redirect_stdout(io.StringIO()):  # its log
         bpy.ops.export_scene.fbx(
             filepath=str(tmp), object_types={"ARMATURE"}, add_leaf_bones=False,
             bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +20,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from exporters.quiet import quiet_native_output
 from mocap.errors import DetectionError
 
 INPUT_SIZE = 224                       # the model's square input, px
@@ -66,27 +63,12 @@ def tflite_interpreter(path: Path, num_threads: int = 1):  # -> ai_edge_litert I
         raise DetectionError("running TFLite models needs ai-edge-litert: "
                              "pip install 'mocap[detect]'") from e
     try:
-        with _quiet_native_stderr():         # TFLite prints "INFO: Created ... delegate" there
+        with quiet_native_output(stdout=False):  # TFLite prints "INFO: Created ... delegate" there
             interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise DetectionError(f"{path}: not a loadable TFLite model ({e})") from e
     return interpreter
-
-
-@contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Send what native code writes to file descriptor 2 to /dev/null meanwhile (Python's own
-    ``sys.stderr`` messages, and exceptions, are untouched)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def ssd_anchor_centres(size: int = INPUT_SIZE) -> NDArray[np.float64]:
