@@ -1,7 +1,11 @@
 """TRC marker files, the layout OpenSim and Pose2Sim read.
 
 Our world is Z up; OpenSim's is Y up. Files are written Y up (x_trc = x, y_trc = z,
-z_trc = -y), in metres, one file per person; missing markers are empty fields.
+z_trc = -y), in metres, one file per person. The header is the one OpenSim's TRCFileAdapter
+writes (and Pose2Sim's ``make_trc``): 8 keys and 8 values, a marker-name row whose names
+each take 3 tab-ended columns, an ``X1 Y1 Z1 ...`` row, then a blank line; frames count from
+1 and time from 0 s. NaN policy: a missing marker (any coordinate NaN) is 3 empty fields,
+which OpenSim 4 reads as NaN (opensim-core PR 2187) and pandas (Pose2Sim) reads as NaN.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ def write_trc(xyz: NDArray[np.float64], markers: list[str], fps: float, path: st
     if xyz.ndim != 3 or xyz.shape[1:] != (len(markers), 3):
         raise ExportError(f"TRC needs (F, {len(markers)}, 3) positions, got {xyz.shape}")
     path = Path(path)
+    bad = [m for m in markers if not m.strip() or any(c in m for c in "\t\r\n")]
+    if bad:
+        raise ExportError(f"{path}: TRC marker names must be non-empty with no tab or line "
+                          f"break, got {bad!r}; rename those joints")
     n_frames, n_markers = xyz.shape[:2]
     y_up = xyz @ Z_UP_TO_Y_UP.T                                              # (F, J, 3)
     header = [
@@ -38,8 +46,8 @@ def write_trc(xyz: NDArray[np.float64], markers: list[str], fps: float, path: st
         ("DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame"
          "\tOrigNumFrames"),
         f"{fps:g}\t{fps:g}\t{n_frames}\t{n_markers}\tm\t{fps:g}\t1\t{n_frames}",
-        "Frame#\tTime\t" + "\t\t\t".join(markers) + "\t\t",
-        "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, n_markers + 1)),
+        "Frame#\tTime\t" + "".join(f"{m}\t\t\t" for m in markers),
+        "\t\t" + "".join(f"X{i}\tY{i}\tZ{i}\t" for i in range(1, n_markers + 1)),
         "",
     ]
     values = np.char.mod("%.6f", y_up.reshape(n_frames, -1))

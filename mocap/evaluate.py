@@ -133,21 +133,14 @@ def _read_trc(path: Path) -> tuple[FloatArray, list[str], str, float]:
 
 
 def _read_c3d(path: Path) -> tuple[FloatArray, list[str], str, float]:
-    """C3D points as stored (labs record Z up), in metres from POINT:UNITS (mm if unset);
-    points with a negative residual (invalid) are NaN."""
-    import ezc3d
-    c3d = ezc3d.c3d(str(path))
-    point = c3d["parameters"]["POINT"]
-    given = point["UNITS"]["value"] if "UNITS" in point else []
-    units = str(given[0]).strip() if len(given) else "mm"                    # C3D's default
-    scale = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}.get(units)
-    if scale is None:
-        raise ValueError(f"unknown POINT:UNITS '{units}' (expected m, cm or mm)")
-    xyz = np.moveaxis(c3d["data"]["points"][:3], 0, -1).swapaxes(0, 1) * scale  # (F, M, 3)
-    residuals = c3d["data"]["meta_points"]["residuals"][0].T                 # (F, M)
-    xyz = np.where((residuals < 0)[..., None], np.nan, xyz)
-    labels = [marker_landmark(str(n)) for n in point["LABELS"]["value"]]
-    return xyz[:, None], labels, "markers", float(point["RATE"]["value"][0])
+    """C3D points as stored (labs record Z up), in metres; invalid points are NaN."""
+    from exporters.c3d import read_c3d
+    from exporters.errors import ExportError
+    try:
+        xyz, labels, fps = read_c3d(path)
+    except ExportError as e:
+        raise ValueError(str(e)) from e
+    return xyz[:, None], [marker_landmark(n) for n in labels], "markers", fps
 
 
 def _read_npz(path: Path) -> tuple[FloatArray, list[str], str, float]:
