@@ -70,7 +70,7 @@ def _csv_skeleton(path: Path, header: list[str], name: str | None) -> str:
     """The joint names the header's ``_x`` columns give, checked against a known skeleton."""
     joints = [c[:-2] for c in header[3:] if c.endswith("_x")]
     if header != csv_columns(joints):
-        wrong = next(c for c, e in zip(header + [""], csv_columns(joints) + [""]) if c != e)
+        wrong = next(c for c, e in zip([*header, ""], [*csv_columns(joints), ""]) if c != e)
         raise ExportError(f"{path}: unexpected CSV column '{wrong}'; the columns must be "
                           f"{', '.join(csv_columns(joints)[:4])}... as write_motion_csv writes")
     matches = [n for n in ([name] if name else skeleton_names())
