@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mocap.errors import user_errors
+from mocap.export_config import FORMATS
 
 # `mocap calibrate SESSION` and `mocap calibrate intrinsics|import ...` share a first word;
 # the second word picks the hidden command that does the work.
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(commands)
     _add_board(commands)
     _add_evaluate(commands)
+    _add_export(commands)
     return parser
 
 
@@ -156,6 +158,34 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--max-shift", type=float, default=2.0, metavar="SECONDS",
                     help="largest clock offset searched (default 2 s)")
     ev.set_defaults(func=_evaluate)
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    ex = commands.add_parser(
+        "export", help="write a session's 3D motion as BVH, FBX, TRC, C3D, CSV, JSON or robot "
+        "trajectories",
+        description="Export SESSION/output/points3d.npz: bvh (the humanoid rig fitted to each "
+        "person), fbx (Blender's bpy: pip install 'mocap[blender]'), trc (OpenSim/Pose2Sim "
+        "markers), c3d (ezc3d: pip install 'mocap[biomech]'), csv and json (a row per frame "
+        "and person), robot (hand poses and a URDF arm's joints, [export.robot] in "
+        "session.toml). Written into SESSION/output together, all or nothing.")
+    ex.add_argument("session", help="session folder")
+    ex.add_argument("-f", "--format", required=True, metavar="LIST",
+                    help="comma-separated formats: " + ", ".join(FORMATS))
+    ex.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    ex.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    ex.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mocap.export_config import parse_formats
+    from mocap.export_stage import export_session
+    from mocap.session import Session
+    formats = parse_formats(args.format)
+    written, notes = export_session(Session.open(args.session, args.output), formats)
+    if not args.quiet:
+        print("\n".join(notes + [f"wrote {p}" for p in written]))
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from calibration.errors import CalibrationError
 from mocap.detection.config import DetectionConfig
 from mocap.detection.session_videos import VideoConfig
 from mocap.errors import ConfigError, MocapError
+from mocap.export_config import ExportConfig
 from mocap.filtering import FilterConfig
 from mocap.keypoints_io import MAX_FPS
 from mocap.skeleton_adjustment import SkeletonConfig
@@ -35,6 +36,7 @@ class SessionConfig:
     videos: VideoConfig = field(default_factory=VideoConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     skeleton: SkeletonConfig = field(default_factory=SkeletonConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:

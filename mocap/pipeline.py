@@ -16,10 +16,11 @@ from calibration.camera import CameraRig
 from calibration.io import write_calibration
 from calibration.rotations import matrix_to_rodrigues
 from exporters.points3d import read_points3d, write_points3d
-from exporters.trc import write_trc
 from mocap.calibration_stage import SessionCalibration, session_rig
 from mocap.config import SessionConfig
 from mocap.errors import ConfigError
+from mocap.export_config import OUTPUT_PATTERNS, REFINED_CALIBRATION
+from mocap.export_stage import write_exports, write_trc_files
 from mocap.keypoints import Keypoints2D
 from mocap.keypoints_stage import require_2d_input, session_keypoints
 from mocap.metrics import joint_errors, summarize_errors
@@ -34,9 +35,6 @@ from mocap.session import Session
 from mocap.single_subject import subject_keypoints
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
-# the cameras as the skeleton adjustment corrected them, beside points3d.npz (refine_cameras)
-REFINED_CALIBRATION = "calibration_refined.toml"
-
 
 @dataclass
 class RunResult:
@@ -49,6 +47,7 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     accuracy: dict[str, float] | None = None
     camera_turns_deg: dict[str, float] | None = None   # [skeleton] refine_cameras's corrections
+    export_notes: list[str] = field(default_factory=list)   # formats skipped, robot reach
 
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
@@ -100,9 +99,11 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
     motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
     motion = filter_motion(motion, config)
-    run.own("points3d.npz", "points3d*.trc", REFINED_CALIBRATION)
+    run.own("points3d.npz", REFINED_CALIBRATION,
+            *(pattern for f in ("trc", *config.export.formats) for pattern in OUTPUT_PATTERNS[f]))
     write_points3d(motion, run.staging / "points3d.npz")
     write_trc_files(motion, run.staging)
+    notes = write_exports(motion, config.export, run.staging, cameras=cameras)
     turns = None
     if config.skeleton.enabled and config.skeleton.refine_cameras:
         write_calibration(cameras, run.staging / REFINED_CALIBRATION)
@@ -110,7 +111,7 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
-                     accuracy, turns)
+                     accuracy, turns, notes)
 
 
 def camera_turns_deg(before: CameraRig, after: CameraRig) -> dict[str, float]:
@@ -118,14 +119,6 @@ def camera_turns_deg(before: CameraRig, after: CameraRig) -> dict[str, float]:
     turn = np.stack([b.R @ a.R.T for a, b in zip(before, after)])
     angles = np.degrees(np.linalg.norm(matrix_to_rodrigues(turn), axis=-1))
     return dict(zip(after.names, angles.tolist()))
-
-
-def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
-    """``points3d.trc`` for one person, ``points3d_person<id>.trc`` for each of several."""
-    names = (["points3d.trc"] if motion.n_people == 1
-             else [f"points3d_person{pid}.trc" for pid in motion.person_id])
-    return [write_trc(motion.xyz[:, p], list(motion.skeleton.joints), motion.fps, folder / name)
-            for p, name in enumerate(names)]
 
 
 def format_summary(result: RunResult) -> str:
@@ -146,6 +139,7 @@ def format_summary(result: RunResult) -> str:
     if result.camera_turns_deg is not None:
         lines.append("cameras turned by the skeleton adjustment (refine_cameras): " + ", ".join(
             f"{name} {deg:.2f} deg" for name, deg in result.camera_turns_deg.items()))
+    lines += result.export_notes
     lines += [f"wrote {p}" for p in result.outputs]
     if result.accuracy is not None:
         a = result.accuracy

@@ -18,7 +18,8 @@ from calibration.io import read_calibration
 from exporters.points3d import read_points3d
 from mocap.cli import main
 from mocap.config import SessionConfig
-from mocap.pipeline import REFINED_CALIBRATION, camera_turns_deg
+from mocap.export_config import REFINED_CALIBRATION
+from mocap.pipeline import camera_turns_deg
 from mocap.reconstruction_stage import existing_keypoints
 from mocap.session import Session
 from mocap.take_quality import body_bone_cv, detection_distances
