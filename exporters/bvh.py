@@ -62,9 +62,9 @@ def write_bvh(animation: RigAnimation, path: str | Path, *, units: str = "m",
     rig = animation.rig
     y_up_rotations = Z_UP_TO_Y_UP @ to_matrix(rotations) @ Y_UP_TO_Z_UP       # (F, B, 3, 3)
     angles = np.degrees(np.unwrap(euler_angles(y_up_rotations, order), axis=0))  # (F, B, 3)
-    values = np.concatenate([(root @ Z_UP_TO_Y_UP.T) * scale,
-                             angles.reshape(len(angles), -1)], axis=1)       # (F, 3 + 3B)
-    hierarchy = _hierarchy(rig, scale, order)
+    hierarchy, nesting = _hierarchy(rig, scale, order)
+    values = np.concatenate([(root @ Z_UP_TO_Y_UP.T) * scale,                # channels follow
+                             angles[:, nesting].reshape(len(angles), -1)], axis=1)  # the nesting
     rows = [" ".join(row) for row in np.char.mod("%.8f", values).tolist()]
     text = "\n".join(hierarchy + ["MOTION", f"Frames: {len(values)}",
                                   f"Frame Time: {1.0 / animation.fps:.8f}"] + rows) + "\n"
@@ -100,14 +100,16 @@ def euler_angles(R: FloatArray, order: str) -> FloatArray:
     return np.stack([a, b, c], axis=-1)
 
 
-def _hierarchy(rig: Rig, scale: float, order: str) -> list[str]:
-    """The HIERARCHY section's lines: bones in the rig's order, depth-first as BVH nests them."""
+def _hierarchy(rig: Rig, scale: float, order: str) -> tuple[list[str], list[int]]:
+    """The HIERARCHY section's lines, bones nested depth-first as BVH requires, and the bones
+    in that order (the order of the MOTION section's channels; a rig's own order may list a
+    hip's leg before the spine's last child)."""
     children: list[list[int]] = [[] for _ in rig.bones]
     for b, p in enumerate(rig.parents):
         if p >= 0:
             children[p].append(b)
     rotation_channels = " ".join(f"{axis}rotation" for axis in order)
-    lines = ["HIERARCHY"]
+    lines, nesting = ["HIERARCHY"], []
 
     def y_up(offset: FloatArray) -> str:
         return " ".join(f"{x:.8f}" for x in (Z_UP_TO_Y_UP @ offset) * scale)
@@ -118,6 +120,7 @@ def _hierarchy(rig: Rig, scale: float, order: str) -> list[str]:
         channels = (f"6 Xposition Yposition Zposition {rotation_channels}" if depth == 0
                     else f"3 {rotation_channels}")
         offset = np.zeros(3) if depth == 0 else rig.offsets[b]
+        nesting.append(b)
         lines.extend([f"{pad}{kind} {rig.bones[b]}", f"{pad}{{", f"{pad}\tOFFSET {y_up(offset)}",
                       f"{pad}\tCHANNELS {channels}"])
         for child in children[b]:
@@ -128,7 +131,7 @@ def _hierarchy(rig: Rig, scale: float, order: str) -> list[str]:
         lines.append(f"{pad}}}")
 
     bone(0, 0)
-    return lines
+    return lines, nesting
 
 
 def rig_animation_from_bvh(motion: BvhMotion, *, name: str = "bvh") -> RigAnimation:

@@ -27,14 +27,15 @@ def cmu_animation(shared_data: Path) -> RigAnimation:
 def _toy_animation(n_frames: int = 60, seed: int = 0, person_id: int = 0) -> RigAnimation:
     """A 6-bone rig turned by uniformly random rotations; frames 5-9 put every bone in the
     gimbal lock of the default BVH order ZXY (90 degrees about the file's X, our X);
-    ``n_frames`` >= 10."""
-    offsets = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.3], [0.0, 0.0, 0.4], [0.2, 0.0, 0.2],
-                        [0.3, 0.0, 0.0], [-0.1, 0.0, -0.1]])
-    parents = (-1, 0, 1, 1, 3, 0)
-    tails = np.array([offsets[1], offsets[2], [0, 0, 0.1], offsets[4], [0.25, 0, 0],
-                      [0, 0, -0.45]])
-    rig = Rig(name="toy", bones=("hips", "spine", "head", "upper_arm.L", "forearm.L",
-                                 "thigh.R"),
+    ``n_frames`` >= 10. The rig lists the hip's leg before the spine's children, as the
+    humanoid rig does: BVH's depth-first nesting orders them otherwise."""
+    offsets = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.3], [-0.1, 0.0, -0.1], [0.0, 0.0, 0.4],
+                        [0.2, 0.0, 0.2], [0.3, 0.0, 0.0]])
+    parents = (-1, 0, 0, 1, 1, 4)
+    tails = np.array([offsets[1], offsets[3], [0, 0, -0.45], [0, 0, 0.1], offsets[5],
+                      [0.25, 0, 0]])
+    rig = Rig(name="toy", bones=("hips", "spine", "thigh.R", "head", "upper_arm.L",
+                                 "forearm.L"),
               parents=parents, offsets=offsets, tails=tails, keypoints=("",) * 6)
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(n_frames, len(rig), 4))

@@ -19,10 +19,12 @@ HEIGHT_TOLERANCE = 0.01              # metres, issue 18 acceptance 1
 STANDING_FRAMES = 60                 # CMU 131_01's first half second at 120 Hz: standing still
 
 
-def read_back(path, units: str) -> np.ndarray:
-    """(F, B, 3) joints (not end sites) of a written file, our reader, Z-up metres."""
+def read_back(path, units: str, bones: tuple[str, ...] | None = None) -> np.ndarray:
+    """(F, B, 3) joints (not end sites) of a written file, our reader, Z-up metres; in the
+    file's order, or in the order of ``bones`` (a rig's, which BVH's nesting may change)."""
     motion = read_bvh(path, scale=METRES_PER_UNIT[units])
-    joints = [j for j, end in enumerate(motion.skeleton.end_site) if not end]
+    joints = ([j for j, end in enumerate(motion.skeleton.end_site) if not end] if bones is None
+              else [motion.skeleton.index(name) for name in bones])
     return motion.world_positions()[:, joints] @ Y_UP_TO_Z_UP.T
 
 
@@ -65,8 +67,8 @@ def test_our_reader_reproduces_random_rotations_and_gimbal_lock(tmp_path, toy_an
     text = path.read_text()
     assert "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation" in text
     assert text.count("End Site") == 3                                  # head, forearm, thigh
-    np.testing.assert_allclose(read_back(path, "m"), animation.world_positions(),
-                               atol=OUR_READER_TOLERANCE, rtol=0)
+    np.testing.assert_allclose(read_back(path, "m", animation.rig.bones),
+                               animation.world_positions(), atol=OUR_READER_TOLERANCE, rtol=0)
     motion = read_bvh(path)
     steps = np.abs(np.diff(motion.values[:, 3:], axis=0))
     assert steps.max() < 360.0 - 1e-6        # unwrapped: no track jumps by a full turn
@@ -121,7 +123,7 @@ def test_unfitted_frames_hold_the_last_fitted_frame(tmp_path, toy_animation):
     root[[0, 1, 6]] = np.nan
     rotations[7, 2] = np.nan
     gappy = RigAnimation(animation.rig, root, rotations, animation.fps)
-    found = read_back(write_bvh(gappy, tmp_path / "gaps.bvh"), "m")
+    found = read_back(write_bvh(gappy, tmp_path / "gaps.bvh"), "m", animation.rig.bones)
     expected = animation.world_positions()[[2, 2, 2, 3, 4, 5, 5, 5, 8, 9]]
     np.testing.assert_allclose(found, expected, atol=OUR_READER_TOLERANCE, rtol=0)
 
