@@ -26,6 +26,9 @@ class RobotConfig:
     # moved to workspace_centre (a recording rarely lies in an arm's reach)
     world_to_base: tuple[float, ...] = ()
     workspace_centre: tuple[float, float, float] = (0.4, 0.0, 0.4)
+    # without world_to_base, the factor on the hand path's size; 0: shrink it just enough to
+    # fit 80 % of the arm's reach (rigs.robot_frame.reach_scale), human scale where it fits
+    scale: float = 0.0
     speed_fraction: float = 1.0     # share of the URDF's velocity limits the retiming may use
 
     def __post_init__(self) -> None:
@@ -35,6 +38,9 @@ class RobotConfig:
         if len(self.world_to_base) not in (0, 16):
             raise ConfigError(f"[export.robot] world_to_base must be 16 numbers (a 4x4 "
                               f"transform, row by row), got {len(self.world_to_base)}")
+        if not self.scale >= 0:
+            raise ConfigError(f"[export.robot] scale must be 0 (fit the arm's reach) or a "
+                              f"positive factor, got {self.scale}")
         if self.rate_hz < 0 or not 0 < self.speed_fraction <= 1:
             raise ConfigError(f"[export.robot] rate_hz must be 0 or more and speed_fraction "
                               f"in (0, 1], got {self.rate_hz} and {self.speed_fraction}")

@@ -47,7 +47,7 @@ from rigs.hand_pose import hand_poses
 from rigs.motion import Motion3D
 from rigs.rig import RigAnimation
 from rigs.rig_fit import RigFitConfig, fit_rig
-from rigs.robot_frame import place_in_workspace, resample, to_base
+from rigs.robot_frame import place_in_workspace, reach_scale, resample, to_base
 from rigs.robot_ik import JointTrajectory, retarget
 from rigs.urdf_arm import ARM6, read_urdf
 
@@ -126,28 +126,44 @@ def write_robot(motion: Motion3D, config: RobotConfig, folder: Path) -> list[str
     notes = []
     for p, suffix in zip(range(motion.n_people), person_names(motion, "", "")):
         target = hand_poses(motion, config.hand, p)
+        fitted = None
         if config.world_to_base:
             target = to_base(target, np.reshape(config.world_to_base, (4, 4)))
         else:
-            target = place_in_workspace(to_base(target, np.eye(4)), config.workspace_centre)
+            target = to_base(target, np.eye(4))
+            scale = config.scale or reach_scale(target, config.workspace_centre, arm.shoulder,
+                                                arm.reach)
+            fitted = (float(np.linalg.norm(np.nanmax(target.position, 0)
+                                           - np.nanmin(target.position, 0))), scale)
+            target = place_in_workspace(target, config.workspace_centre, scale)
         target = resample(target, config.rate_hz or motion.fps)
         joints = retarget(arm, target, speed_fraction=config.speed_fraction)
         write_hand_trajectory(target, folder / f"hand_{config.hand}{suffix}.csv")
         for extension in (".csv", ".json"):
             write_joint_trajectory(joints, folder / f"joints_{name}{suffix}{extension}", name)
-        notes.append(robot_note(name + suffix, joints))
+        notes.append(robot_note(name + suffix, joints, fitted, auto=not config.scale))
     return notes
 
 
-def robot_note(name: str, joints: JointTrajectory) -> str:
-    """One line: share of frames within reach, the stretches out of it, the retimed length."""
+def robot_note(name: str, joints: JointTrajectory, fitted: tuple[float, float] | None = None,
+               auto: bool = True) -> str:
+    """One line: share of frames within reach, the stretches out of it, the retimed length;
+    with ``fitted`` (the hand path's bounding-box diagonal in metres, the scale applied), how
+    the path was sized (``auto``: by :func:`rigs.robot_frame.reach_scale`)."""
     reached = np.mean(joints.position_error <= 0.005)
     span = joints.time[-1] - joints.time[0] if len(joints.time) else 0.0
     retimed = joints.retimed_time[-1] - joints.retimed_time[0] if len(joints.time) else 0.0
     out = ", ".join(f"{s.start_s:.2f}-{s.stop_s:.2f} s" for s in joints.unreachable)
+    sized = ""
+    if fitted is not None and auto and fitted[1] < 1:
+        sized = (f"; hand path spans {fitted[0]:.2f} m, scaled by {fitted[1]:.2f} to fit "
+                 f"{name}'s reach (set [export.robot] scale = 1 to keep it)")
+    elif fitted is not None and not auto:
+        sized = f"; hand path ({fitted[0]:.2f} m) scaled by {fitted[1]:g} as configured"
     return (f"robot {name}: {reached:.0%} of frames within 5 mm"
             + (f"; out of reach {out}" if out else "")
-            + f"; {span:.1f} s of motion retimed to {retimed:.1f} s for the velocity limits")
+            + f"; {span:.1f} s of motion retimed to {retimed:.1f} s for the velocity limits"
+            + sized)
 
 
 def export_session(session: Session, formats: Sequence[str]) -> tuple[list[Path], list[str]]:

@@ -3,7 +3,8 @@
 The base frame is given either as a 4x4 world-to-base transform or by a calibration board laid
 at the robot's base (:func:`base_from_board`: the board's axes become the base's, its origin
 the base's, unless an offset from board to base is given). A human recording rarely lies in an
-arm's workspace; :func:`place_in_workspace` moves (and optionally scales) it there.
+arm's workspace; :func:`place_in_workspace` moves (and optionally scales) it there, and
+:func:`reach_scale` finds the scale that fits it into the arm's reach.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from rigs.errors import RigError
 from rigs.hand_pose import HandTrajectory
 
 FloatArray = NDArray[np.float64]
+
+# share of an arm's reach a path is fitted into by default: at 80 % of arm6's 0.83 m the elbow
+# is still bent by 74 degrees, away from the stretched-out singularity (where a joint's speed
+# per unit tool speed grows without bound) and with room for the wrist to turn the tool
+REACH_SHARE = 0.8
 
 
 def base_from_board(R: FloatArray, t: FloatArray, board_to_base: FloatArray | None = None
@@ -68,6 +74,35 @@ def place_in_workspace(trajectory: HandTrajectory, centre: FloatArray = (0.4, 0.
     position = (trajectory.position - middle) * scale + np.asarray(centre, dtype=float)
     return HandTrajectory(trajectory.time, position, trajectory.rotation, trajectory.aperture,
                           trajectory.frame)
+
+
+def reach_scale(trajectory: HandTrajectory, centre: FloatArray, shoulder: FloatArray,
+                reach: float, share: float = REACH_SHARE) -> float:
+    """The largest scale, at most 1, at which :func:`place_in_workspace` (same ``centre``) puts
+    every known position within ``share`` x ``reach`` of ``shoulder``.
+
+    Per frame, |centre - shoulder + s (p - middle)| = share x reach is a quadratic in s; the
+    smallest positive root over the frames is the answer (1 where the path already fits).
+
+    Args:
+        centre, shoulder: (3,) metres in the base frame (``UrdfArm.shoulder``).
+        reach: metres from the shoulder to the stretched-out tip (``UrdfArm.reach``).
+    Raises:
+        RigError: ``centre`` itself lies beyond share x reach, or no position is known.
+    """
+    a = np.asarray(centre, dtype=float) - np.asarray(shoulder, dtype=float)    # (3,)
+    radius = share * reach
+    known = np.isfinite(trajectory.position).all(1)
+    if not known.any() or not np.linalg.norm(a) < radius:
+        raise RigError(f"cannot fit the hand path into the arm's reach: workspace centre "
+                       f"{tuple(np.round(a + shoulder, 3))} is not within {radius:.2f} m of the "
+                       "shoulder, or no hand position is known; move the centre closer")
+    p = trajectory.position[known]
+    b = p - (p.min(0) + p.max(0)) / 2                                          # (F', 3)
+    bb, ab = np.einsum("fi,fi->f", b, b), b @ a
+    root = np.divide(-ab + np.sqrt(ab ** 2 - bb * (a @ a - radius ** 2)), bb,
+                     out=np.full_like(bb, np.inf), where=bb > 0)     # at the middle: any scale
+    return float(min(1.0, root.min()))
 
 
 def resample(trajectory: HandTrajectory, fps: float, method: str = "linear") -> HandTrajectory:

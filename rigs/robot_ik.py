@@ -17,10 +17,13 @@ same restarts and its own bounded solver, and pin installs 480 MB of compiled li
 stays the ``robot`` extra: pure Python, bounds enforced by the solver, and 152 frames/s is five
 times real time for a 30 fps take.
 
-A frame is unreachable where the position error stays above ``tolerance`` after the solve
-(and after restarts from seeded random poses, of which the solution nearest the previous
-frame's joints is kept); consecutive such
-frames are reported as one :class:`Stretch`. The joint path is then retimed
+Each frame's joints stay within 2 frame intervals' worth of the velocity limits of the previous
+frame's, so the joint path is continuous (no jump to another IK branch); where that misses the
+position, the orientation yields first (the wrist lags a hand turning faster than it can), then
+the step bound widens. Seeded random restarts are tried only where a target within the arm's
+reach stays 5 cm off (a joint limit in the way); beyond the reach the continuous closest pose is
+kept. A frame is unreachable where the position error stays above ``tolerance``; consecutive
+such frames are reported as one :class:`Stretch`. The joint path is then retimed
 (:func:`retime`): every interval is stretched just enough that no joint exceeds its URDF
 velocity limit.
 """
@@ -40,6 +43,21 @@ from rigs.hand_pose import HandTrajectory
 from rigs.urdf_arm import UrdfArm
 
 FloatArray = NDArray[np.float64]
+# (start (N,), lower (N,) | None, upper (N,) | None) -> (joints (N,), position error m)
+Solver = Callable[..., tuple[FloatArray, float]]
+
+# a frame's joints move at most this many frame intervals' worth of their velocity limits from
+# the previous frame's, unless the target cannot be reached so: the joint path stays continuous
+# (no jump to another branch of the inverse kinematics) and retiming stretches it little
+_STEP_INTERVALS = 2.0
+# a warm-started solve ending this far (m) from a target within reach is stuck (a joint at its
+# limit in the way), not short of a target at the edge of the workspace: only then are random
+# restarts tried
+_STUCK_M = 0.05
+# where the position misses the tolerance, the orientation weight is divided by this: a unit
+# orientation error then costs 0.5 mm instead of 5 cm (orientation_weight 0.05), so the
+# position is met and the orientation only steers the remaining freedom
+_POSITION_FIRST = 100.0
 
 
 @dataclass(frozen=True)
@@ -88,8 +106,8 @@ def retarget(arm: UrdfArm, target: HandTrajectory, *, orientation_weight: float 
             (Frobenius norm of the rotation difference, about sqrt(2) x the angle in rad).
         tolerance: position error (m) above which a frame counts as unreachable.
         speed_fraction: fraction of the URDF velocity limits the retimed path may use.
-        restarts: random starting poses tried where the warm-started solve misses the
-            tolerance.
+        restarts: random starting poses tried on the first frame, and where a warm-started
+            solve stays 5 cm off a target within reach.
         seed: of those random poses.
     Raises:
         RigError: ikpy is missing, or the target is not in the robot base frame.
@@ -121,53 +139,98 @@ def _quaternions(rotation: FloatArray) -> FloatArray:
 
 def _solve(arm: UrdfArm, target: HandTrajectory, scale: float, tolerance: float, restarts: int,
            seed: int) -> FloatArray:
-    """(F, N) joints, frame by frame, each solve warm-started from the previous solution."""
-    chain, active, unit = _ikpy_chain(arm, scale)
+    """(F, N) joints, frame by frame, each solve warm-started from the previous solution.
+
+    The first known frame tries ``restarts`` random poses too and keeps the one with the most
+    room to the limits; later frames follow with :func:`_next`.
+    """
+    chains = [_ikpy_chain(arm, s) for s in (scale, scale * _POSITION_FIRST)]
     rng = np.random.default_rng(seed)
-    low, high = np.maximum(arm.lower, -np.pi), np.minimum(arm.upper, np.pi)
     n = len(arm.moving)
     q = np.zeros((len(target.time), n))
-    current = np.clip(np.zeros(n), arm.lower, arm.upper)
-    for f, (p, R) in enumerate(zip(target.position, target.rotation, strict=True)):
+    current, last = np.clip(np.zeros(n), arm.lower, arm.upper), None
+    for f, (t, p, R) in enumerate(zip(target.time, target.position, target.rotation,
+                                      strict=True)):
         if np.isfinite(p).all() and np.isfinite(R).all():
-            frame = np.eye(4)
-            frame[:3, :3], frame[:3, 3] = R, p * scale
-            solve = _frame_solver(chain, active, unit, frame, arm, p)
-            best = solve(current)
-            if f == 0 or best[1] > tolerance:
-                tries = [best] + [solve(s) for s in rng.uniform(low, high, (restarts, n))]
+            solve = _frame_solver(chains, arm, R, p)
+            if last is None:
+                tries = [solve(current)] + [solve(s) for s in _random_poses(arm, rng, restarts)]
                 best = min(tries, key=lambda t: (t[1] > tolerance, t[1] if t[1] > tolerance
-                                                 else _cost(t[0], f, current, arm)))
-            current = np.clip(best[0], arm.lower, arm.upper)
+                                                 else -_room(t[0], arm)))
+            else:
+                in_reach = np.linalg.norm(p - arm.shoulder) <= arm.reach
+                best = _next(solve, current, _STEP_INTERVALS * arm.velocity * (t - last), arm,
+                             tolerance if in_reach else np.inf,
+                             lambda: _random_poses(arm, rng, restarts))
+            current, last = np.clip(best[0], arm.lower, arm.upper), t
         q[f] = current
     return q
 
 
-def _cost(q: FloatArray, f: int, previous: FloatArray, arm: UrdfArm) -> float:
-    """Rank of a solution q (N,) within tolerance: on the first frame the most room to the
-    position limits (the least, as a fraction of each joint's range) wins, later the smallest
-    joint jump from ``previous``."""
-    if f > 0:
-        return float(np.abs(q - previous).max())
+def _next(solve: Solver, current: FloatArray, step: FloatArray, arm: UrdfArm, tolerance: float,
+          starts: Callable[[], FloatArray]) -> tuple[FloatArray, float]:
+    """The next frame's (joints (N,), position error m), continuous with ``current`` (N,).
+
+    Solved with each joint within ``step`` (N,) of ``current``, then, where that misses the
+    tolerance, with the position first (the orientation lags where the wrist cannot turn as
+    fast as the hand). A target beyond the reach (``tolerance`` infinite) keeps that continuous
+    closest pose. Only a target within reach that the step bound keeps out of tolerance is
+    solved without it, and only where that stays :data:`_STUCK_M` off are the random
+    ``starts`` (R, N) tried, of which the reaching solution nearest ``current`` is kept.
+    """
+    best = solve(current, np.maximum(arm.lower, current - step),
+                 np.minimum(arm.upper, current + step))
+    for widen in (1, 2, 4, 8, np.inf)[:5 if np.isfinite(tolerance) else 1]:
+        if best[1] <= tolerance:
+            break
+        best = min(best, solve(current, np.maximum(arm.lower, current - widen * step),
+                               np.minimum(arm.upper, current + widen * step),
+                               position_first=True), key=lambda t: t[1])
+    if best[1] <= tolerance or best[1] < _STUCK_M:
+        return best
+    reached = [t for t in (solve(s) for s in starts()) if t[1] <= tolerance]
+    return min(reached, key=lambda t: np.abs(t[0] - current).max()) if reached else best
+
+
+def _random_poses(arm: UrdfArm, rng: np.random.Generator, count: int) -> FloatArray:
+    """(count, N) joints drawn uniformly within the limits (continuous joints in [-pi, pi])."""
+    low, high = np.maximum(arm.lower, -np.pi), np.minimum(arm.upper, np.pi)
+    return rng.uniform(low, high, (count, len(arm.moving)))
+
+
+def _room(q: FloatArray, arm: UrdfArm) -> float:
+    """The least room of q (N,) to the position limits, as a fraction of each joint's range."""
     span = np.where(np.isfinite(arm.upper - arm.lower), arm.upper - arm.lower, np.inf)
-    return -float(np.min(np.minimum(q - arm.lower, arm.upper - q) / span))
+    return float(np.min(np.minimum(q - arm.lower, arm.upper - q) / span))
 
 
-def _frame_solver(chain: Any, active: NDArray[np.bool_], unit: FloatArray, frame: FloatArray,
-                  arm: UrdfArm, position: FloatArray
-                  ) -> Callable[[FloatArray], tuple[FloatArray, float]]:
-    """A function: starting joints (N,) -> (solved joints (N,), position error m) for one frame."""
-    def solve(start: FloatArray) -> tuple[FloatArray, float]:
+def _frame_solver(chains: list[tuple[Any, NDArray[np.bool_], FloatArray, float]],
+                  arm: UrdfArm, rotation: FloatArray, position: FloatArray) -> Solver:
+    """A :data:`Solver` for one target pose (rotation (3, 3), position (3,) m), with the
+    chain of the usual orientation weight or (``position_first``) of the reduced one."""
+    def solve(start: FloatArray, lower: FloatArray | None = None,
+              upper: FloatArray | None = None, position_first: bool = False
+              ) -> tuple[FloatArray, float]:
+        chain, active, unit, scale = chains[position_first]
+        lower = arm.lower if lower is None else lower
+        upper = arm.upper if upper is None else upper
+        moving = [link for link, a in zip(chain.links, active, strict=True) if a]
+        for link, a, b, u in zip(moving, lower, upper, unit, strict=True):
+            link.bounds = (a * u, b * u)
+        frame = np.eye(4)
+        frame[:3, :3], frame[:3, 3] = rotation, position * scale
         full = np.zeros(len(chain.links))
-        full[active] = start * unit
+        full[active] = np.clip(start, lower, upper) * unit
         solved = chain.inverse_kinematics_frame(frame, initial_position=full,
                                                  orientation_mode="all")[active] / unit
         return solved, float(np.linalg.norm(arm.forward(solved)[:3, 3] - position))
     return solve
 
 
-def _ikpy_chain(arm: UrdfArm, scale: float) -> tuple[Any, NDArray[np.bool_], FloatArray]:
-    """ikpy chain of ``arm`` with lengths times ``scale``; its active-link mask; q's units."""
+def _ikpy_chain(arm: UrdfArm, scale: float
+                ) -> tuple[Any, NDArray[np.bool_], FloatArray, float]:
+    """ikpy chain of ``arm`` with lengths times ``scale``; its active-link mask; q's units;
+    ``scale``."""
     try:
         from ikpy.chain import Chain
         from ikpy.link import OriginLink, URDFLink
@@ -185,7 +248,7 @@ def _ikpy_chain(arm: UrdfArm, scale: float) -> tuple[Any, NDArray[np.bool_], Flo
                               joint_type=kind, **motion))
     active = np.array([False] + [j.kind != "fixed" for j in arm.chain])
     units = np.array([scale if j.kind == "prismatic" else 1.0 for j in arm.moving])
-    return Chain(links, active_links_mask=active, name=arm.name), active, units
+    return Chain(links, active_links_mask=active, name=arm.name), active, units, scale
 
 
 def _rpy(R: FloatArray) -> FloatArray:

@@ -80,6 +80,28 @@ class UrdfArm:
         """(N,) speed limits, rad/s (m/s for prismatic joints)."""
         return np.array([j.velocity for j in self.moving])
 
+    @property
+    def shoulder(self) -> FloatArray:
+        """(3,) metres in the base frame: the origin of the second moving joint (of the only one
+        where there is one), the point the arm's reach is measured from; the first joint, in
+        most arms a yaw about the vertical, turns everything after it about this point."""
+        pose = np.eye(4)
+        for joint in self.chain[:self._shoulder_index() + 1]:
+            pose = pose @ joint.origin
+        return pose[:3, 3]
+
+    @property
+    def reach(self) -> float:
+        """Metres from :attr:`shoulder` to the tip with the arm stretched out: the sum of the
+        link lengths after the shoulder (an upper bound where links are not in line; arm6's
+        0.83 m is exact)."""
+        return float(sum(np.linalg.norm(j.origin[:3, 3])
+                         for j in self.chain[self._shoulder_index() + 1:]))
+
+    def _shoulder_index(self) -> int:
+        """Index in ``chain`` of the second moving joint (of the only one where there is one)."""
+        return [i for i, j in enumerate(self.chain) if j.kind in _MOVING][:2][-1]
+
     def forward(self, q: FloatArray) -> FloatArray:
         """Tip poses in the base frame.
 

@@ -8,7 +8,7 @@ import pytest
 from rigs import quaternions
 from rigs.errors import RigError
 from rigs.hand_pose import HandTrajectory
-from rigs.robot_frame import base_from_board, place_in_workspace, resample, to_base
+from rigs.robot_frame import base_from_board, place_in_workspace, reach_scale, resample, to_base
 
 
 def _turning(frames: int = 5) -> HandTrajectory:
@@ -44,6 +44,29 @@ def test_place_in_workspace_centres_and_scales():
     box = np.ptp(placed.position, 0)
     assert np.allclose((placed.position.min(0) + placed.position.max(0)) / 2, [0.4, 0, 0.4])
     assert np.isclose(box[0], 0.2)
+
+
+def test_reach_scale_keeps_a_path_that_fits():
+    # _turning spans 0.4 m: centred 0.4 m from the shoulder, its ends lie 0.45 m away,
+    # inside 80 % of a 0.83 m reach (0.664 m)
+    assert reach_scale(_turning(), (0.4, 0, 0.4), (0, 0, 0.4), 0.83) == 1.0
+
+
+def test_reach_scale_shrinks_a_wide_path_onto_the_safe_sphere():
+    hand = _turning()
+    wide = HandTrajectory(hand.time, hand.position * 10, hand.rotation, hand.aperture)  # 4 m
+    wide.position[1] = np.nan                                   # unknown frames are ignored
+    scale = reach_scale(wide, (0.4, 0, 0.4), (0, 0, 0.4), 0.83)
+    placed = place_in_workspace(wide, (0.4, 0, 0.4), scale)
+    distance = np.linalg.norm(placed.position - [0, 0, 0.4], axis=1)
+    # exactly on 0.8 x 0.83 m at the furthest frame: along x, 0.4 + 2 s = 0.664
+    assert scale == pytest.approx((0.664 - 0.4) / 2.0)
+    assert np.nanmax(distance) == pytest.approx(0.664)
+
+
+def test_reach_scale_refuses_a_centre_out_of_reach():
+    with pytest.raises(RigError, match="move the centre closer"):
+        reach_scale(_turning(), (1.0, 0, 0.4), (0, 0, 0.4), 0.83)
 
 
 def test_resample_interpolates_position_and_slerps_rotation():
