@@ -7,8 +7,11 @@ import pytest
 
 from exporters.bvh import ROTATION_ORDERS, euler_angles, rig_animation_from_bvh, write_bvh
 from exporters.errors import ExportError
+from mocap.synthetic.real_motion import motion_from_bvh
 from rigs.bvh import CMU_METRES_PER_UNIT, Y_UP_TO_Z_UP, axis_rotation, read_bvh
+from rigs.humanoid import humanoid_layout
 from rigs.rig import RigAnimation
+from rigs.rig_fit import fit_rig
 
 METRES_PER_UNIT = {"m": 1.0, "cm": 0.01}
 # The file holds 8 decimals: each offset, position and angle is off by at most 5e-9 (units or
@@ -150,3 +153,27 @@ def test_moving_non_root_positions_are_refused(tmp_path):
             "0 0 0 0 1 0\n0 0 0 0 2 0\n")
     with pytest.raises(ExportError, match="move along their position channels"):
         rig_animation_from_bvh(parse_bvh(text, source="stretch.bvh"))
+
+
+def test_a_rig_fitted_to_cmu_keypoints_imports_upright_at_the_subjects_height(
+        tmp_path, shared_data, blender_joint_positions):
+    """Issue 18, acceptance 1, on what mocap run writes: CMU 131_01's keypoints (BlazePose's
+    33, 60 fps) fitted to the humanoid rig, through Blender's importer: every bone within 1 mm
+    of the rig's kinematics, standing on Blender's Z-up floor, and as tall as the subject: the
+    vertical extent of the bones' heads over the standing first half second within 1 cm of that
+    of the keypoints they stand for."""
+    motion = motion_from_bvh(shared_data / "cmu_mocap/131_01.bvh", "blazepose33", fps=60,
+                             duration_s=2.0)
+    animation = fit_rig(motion)
+    obj = import_with_blender(write_bvh(animation, tmp_path / "fitted.bvh"), "m")
+    found = blender_joint_positions(obj, animation.rig.bones, 1, animation.n_frames)
+    np.testing.assert_allclose(found, animation.world_positions(), atol=BLENDER_TOLERANCE,
+                               rtol=0)
+    layout = humanoid_layout(motion.skeleton)
+    bones = [b for b, point in enumerate(layout.heads) if point >= 0]
+    keypoints = layout.points(motion.xyz[:30, 0])[:, [layout.heads[b] for b in bones], 2]
+    heads = found[:30, bones, 2]                                        # standing, Z up
+    np.testing.assert_allclose(heads.max(1) - heads.min(1),
+                               keypoints.max(1) - keypoints.min(1), atol=HEIGHT_TOLERANCE)
+    assert (heads.max(1) - heads.min(1)).min() > 1.2        # upright: ankle to head, 1.6 m tall
+    assert found[..., 2].min() > -0.01                       # nothing under the floor
