@@ -1,7 +1,9 @@
-"""Skeletons, keypoint sets, 3D motion and (later) rigs and the math that connects them."""
+"""Skeletons, keypoint sets, 3D motion, rigs and the math that connects them (rig fitting:
+``rigs.rig_fit``, robot arms: ``rigs.urdf_arm`` and ``rigs.robot_ik``)."""
 
 from rigs.errors import RigError, UnknownSkeletonError
 from rigs.motion import FILLED, LIFTED, MISSING, TRIANGULATED, Motion3D
+from rigs.rig import Rig, RigAnimation
 from rigs.skeleton import Skeleton, get_skeleton, skeleton_names
 
 __all__ = [
@@ -10,6 +12,8 @@ __all__ = [
            "MISSING",
            "TRIANGULATED",
            "Motion3D",
+           "Rig",
+           "RigAnimation",
            "RigError",
            "Skeleton",
            "UnknownSkeletonError",
