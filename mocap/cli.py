@@ -58,6 +58,9 @@ def _reconstruction_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--min-views", type=int, help="cameras needed per joint (default 2)")
     command.add_argument("--min-score", type=float,
                          help="ignore 2D below this score (default 0.3)")
+    command.add_argument("--sync", choices=("off", "auto", "check"),
+                         help="cameras' time offsets from the motion: check (report, warn), "
+                         "auto (also apply them), off (default: session.toml's [sync] mode)")
     command.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
@@ -202,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
     from mocap.session import Session
     session = Session.open(args.session, args.output)
     result = run_session(session, calibration_file=args.calibration, progress=not args.quiet,
-                         min_views=args.min_views, min_score=args.min_score)
+                         sync=args.sync, min_views=args.min_views, min_score=args.min_score)
     if not args.quiet:
         print(format_summary(result))
     return 0
@@ -213,8 +216,8 @@ def _triangulate(args: argparse.Namespace) -> int:
     from mocap.session import Session
     session = Session.open(args.session, args.output)
     result = triangulate_session(session, calibration_file=args.calibration,
-                                 progress=not args.quiet, min_views=args.min_views,
-                                 min_score=args.min_score)
+                                 progress=not args.quiet, sync=args.sync,
+                                 min_views=args.min_views, min_score=args.min_score)
     if not args.quiet:
         print(format_summary(result))
     return 0

@@ -25,6 +25,31 @@ from mocap.triangulation import TriangulationConfig
 from rigs.errors import RigError
 from rigs.skeleton import get_skeleton
 
+SYNC_MODES = ("off", "auto", "check")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """``[sync]``: the cameras' time offsets found from the 2D (:mod:`mocap.sync_estimation`).
+
+    ``mode``: "off" estimates nothing; "check" reports each camera's offset and warns about
+    cameras off the others; "auto" also shifts their 2D by it. ``max_shift_frames``: the
+    largest offset sought.
+    """
+
+    mode: str = "off"
+    max_shift_frames: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in SYNC_MODES:
+            near = get_close_matches(self.mode, SYNC_MODES, n=1)
+            tip = f"did you mean '{near[0]}'?" if near else f"use one of {', '.join(SYNC_MODES)}"
+            raise ConfigError(f"'mode' must be one of {', '.join(SYNC_MODES)}, got "
+                              f"'{self.mode}'; {tip}")
+        if not 1.0 <= self.max_shift_frames <= 1000.0:
+            raise ConfigError(f"'max_shift_frames' must be in [1, 1000] frames, got "
+                              f"{self.max_shift_frames:g}")
+
 
 @dataclass(frozen=True)
 class SessionConfig:
@@ -37,6 +62,7 @@ class SessionConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     skeleton: SkeletonConfig = field(default_factory=SkeletonConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:

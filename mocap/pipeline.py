@@ -7,7 +7,7 @@ adjustment, then filtering (:mod:`mocap.reconstruction_stage`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from mocap.reconstruction_stage import (
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
 from mocap.single_subject import subject_keypoints
+from mocap.sync_estimation import synchronise
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
@@ -48,10 +49,12 @@ class RunResult:
     accuracy: dict[str, float] | None = None
     camera_turns_deg: dict[str, float] | None = None   # [skeleton] refine_cameras's corrections
     export_notes: list[str] = field(default_factory=list)   # formats skipped, robot reach
+    sync_notes: list[str] = field(default_factory=list)     # [sync]: offsets, warnings
 
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
-                progress: bool = True, **overrides: float | None) -> RunResult:
+                progress: bool = True, sync: str | None = None,
+                **overrides: float | None) -> RunResult:
     """Calibrate if needed, triangulate the session's 2D keypoints (detected in its videos when
     it has none), write ``points3d.npz`` and ``.trc`` files.
 
@@ -59,9 +62,10 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
         session: the session folder.
         calibration_file: a calibration of any supported format to use instead of the session's.
         progress: show progress bars.
+        sync: ``[sync] mode`` to use instead of ``session.toml``'s ("off", "auto", "check").
         overrides: triangulation settings that replace ``session.toml``'s (``min_views``...).
     """
-    config = session.config.with_overrides(**overrides)
+    config = _with_sync(session.config.with_overrides(**overrides), sync)
     require_2d_input(session)                            # fail early, before calibrating
     with RunOutputs(session.output) as run:
         calibration = session_rig(session, run, calibration_file, progress=progress)
@@ -72,14 +76,15 @@ def run_session(session: Session, *, calibration_file: Path | None = None,
 
 
 def triangulate_session(session: Session, *, calibration_file: Path | None = None,
-                        progress: bool = True, **overrides: float | None) -> RunResult:
+                        progress: bool = True, sync: str | None = None,
+                        **overrides: float | None) -> RunResult:
     """``mocap triangulate``: the 3D part of :func:`run_session` on the 2D the session has (its
     ``keypoints2d/``, else ``output/keypoints2d/`` from ``mocap detect``); detects nothing.
 
     Raises:
         InputError: the session has no 2D yet ("run mocap detect first").
     """
-    config = session.config.with_overrides(**overrides)
+    config = _with_sync(session.config.with_overrides(**overrides), sync)
     require_existing_2d(session)                         # fail early, before calibrating
     with RunOutputs(session.output) as run:
         calibration = session_rig(session, run, calibration_file, progress=progress)
@@ -97,6 +102,8 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                           "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
     keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
+    keypoints, sync_notes = synchronise(calibration.rig, keypoints, config.sync,
+                                        min_score=config.triangulation.min_score)
     motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
     motion = filter_motion(motion, config)
     run.own("points3d.npz", REFINED_CALIBRATION,
@@ -111,7 +118,12 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
-                     accuracy, turns, notes)
+                     accuracy, turns, notes, sync_notes)
+
+
+def _with_sync(config: SessionConfig, mode: str | None) -> SessionConfig:
+    """``config`` with ``[sync] mode`` replaced where ``mode`` is given (``--sync``)."""
+    return config if mode is None else replace(config, sync=replace(config.sync, mode=mode))
 
 
 def camera_turns_deg(before: CameraRig, after: CameraRig) -> dict[str, float]:
@@ -129,6 +141,7 @@ def format_summary(result: RunResult) -> str:
     lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
         f"2D keypoints: {result.keypoints_source}",
+        *result.sync_notes,
         (f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
          f"keypoints: {m.skeleton.name} ({len(m.skeleton)})"),
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "
