@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from calibration import distortion
 from calibration.errors import CalibrationError
-from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix
+from calibration.rotations import matrix_to_rodrigues, rodrigues_to_matrix, skew
 
 FloatArray = NDArray[np.float64]
 MAX_FOLDED_SHARE = 0.05        # of the image that may lie beyond a lens's fold (its corners)
@@ -303,3 +303,10 @@ class CameraRig:
             tn = scale * c.t - Rn @ t
             cams.append(c.replace(R=Rn, t=tn))
         return CameraRig(tuple(cams), dict(self.extra))
+
+
+def essential_matrix(first: Camera, second: Camera) -> FloatArray:
+    """(3, 3) essential matrix E with x_second^T E x_first = 0 for the ideal homogeneous rays
+    (u, v, 1) of one point seen by the two cameras."""
+    rotation = second.R @ first.R.T
+    return skew(second.t - rotation @ first.t) @ rotation

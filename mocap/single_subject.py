@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.camera import Camera, CameraRig
+from calibration.camera import CameraRig, essential_matrix
 from mocap.keypoints import Keypoints2D
 from mocap.triangulation import TriangulationConfig
 
@@ -66,7 +66,7 @@ def pair_costs(rig: CameraRig, kp: Keypoints2D, min_score: float) -> FloatArray:
     costs = np.full((n_cams, n_cams, n_frames, n_people, n_people), EPIPOLAR_CAP_PX)
     for c in range(n_cams):
         for d in range(c + 1, n_cams):
-            essential = _essential(rig[c], rig[d])
+            essential = essential_matrix(rig[c], rig[d])
             a, b = rays[c][:, :, None], rays[d][:, None]                    # (F, P, 1, J, 3)
             line_in_d, line_in_c = a @ essential.T, b @ essential           # (F, P, Q, J, 3)
             algebraic = np.abs((line_in_d * b).sum(-1))                     # (F, P, Q, J)
@@ -94,12 +94,3 @@ def choose_slots(costs: FloatArray) -> NDArray[np.int64]:
             against = np.take_along_axis(costs[c, rest], choice[rest][:, :, None, None], -1)
             choice[c] = against[..., 0].sum(0).argmin(-1)
     return choice
-
-
-def _essential(first: Camera, second: Camera) -> FloatArray:
-    """(3, 3) essential matrix E with x_second^T E x_first = 0 for ideal homogeneous rays."""
-    rotation = second.R @ first.R.T
-    shift = second.t - rotation @ first.t
-    skew = np.array([[0, -shift[2], shift[1]], [shift[2], 0, -shift[0]],
-                     [-shift[1], shift[0], 0]])
-    return skew @ rotation

@@ -26,7 +26,7 @@ from itertools import combinations
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.camera import Camera, CameraRig
+from calibration.camera import CameraRig, essential_matrix
 from mocap.config import SyncConfig
 from mocap.errors import InputError
 from mocap.evaluate import resample
@@ -109,7 +109,7 @@ def estimate_offsets(rig: CameraRig, keypoints: Keypoints2D, *, max_shift_frames
     focal = np.array([cam.K[[0, 1], [0, 1]].mean() for cam in rig])         # (C,)
     window = int(np.ceil(2 * max_shift_frames))
     pairs = list(combinations(range(len(cameras)), 2))
-    found = np.array([_pair_offset(rays[a], rays[b], _essential(rig[a], rig[b]),
+    found = np.array([_pair_offset(rays[a], rays[b], essential_matrix(rig[a], rig[b]),
                                    (focal[a], focal[b]), window) for a, b in pairs])  # (K, 3)
     index = None if reference is None else cameras.index(reference)
     offsets, residual = _solve(np.array(pairs), found[:, 0], len(cameras), index)
@@ -255,12 +255,3 @@ def _solve(pairs: NDArray[np.int64], measured: FloatArray, n_cameras: int,
     offsets -= offsets[reference] if reference is not None else np.nanmedian(offsets)
     with np.errstate(invalid="ignore", divide="ignore"):
         return offsets, np.sqrt(squares / counted)
-
-
-def _essential(first: Camera, second: Camera) -> FloatArray:
-    """(3, 3) E with x_second^T E x_first = 0 for ideal homogeneous rays of two cameras."""
-    rotation = second.R @ first.R.T
-    shift = second.t - rotation @ first.t
-    skew = np.array([[0, -shift[2], shift[1]], [shift[2], 0, -shift[0]],
-                     [-shift[1], shift[0], 0]])
-    return skew @ rotation
