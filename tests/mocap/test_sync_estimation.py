@@ -18,9 +18,9 @@ from mocap.metrics import joint_errors, summarize_errors
 from mocap.pipeline import triangulate_session
 from mocap.session import Session
 from mocap.sync_estimation import estimate_offsets, shift_keypoints, snapped, synchronise
+from mocap.synthetic.lagged import lagged_take
 from mocap.synthetic.motion import synthetic_motion
 from mocap.synthetic.observe import DetectorErrors, observe
-from mocap.synthetic.real_motion import motion_from_bvh
 from mocap.synthetic.studio import studio_rig
 from mocap.triangulation import triangulate_views
 from rigs.motion import Motion3D
@@ -28,29 +28,13 @@ from rigs.motion import Motion3D
 # issue 17's detector-like errors
 DETECTOR_LIKE = DetectorErrors(noise_px=2.0, outlier_rate=0.08, swap_rate=0.02,
                                dropout_rate=0.10)
-RATE = 4                     # the clip read at 120 Hz, every 4th sample a 30 fps take frame
-MARGIN = 24                  # 120 Hz samples kept before the take: room for 5 frames of delay
 
 
 def _take(shared_data, clip: str, n_cameras: int, seed: int, lags: np.ndarray):
-    """A 30 fps take whose camera c sees the motion ``lags[c]`` frames late (a quarter frame
-    is one 120 Hz sample, so half-frame lags are exact): the rig, the truth, the synchronized
-    2D and the lagged 2D (the same detector errors drawn in both)."""
-    full = motion_from_bvh(shared_data / "cmu_mocap" / f"{clip}.bvh", "coco17", fps=120)
-    n_frames = (len(full.xyz) - 2 * MARGIN) // RATE
-
-    def lagged(lag: float) -> Keypoints2D:
-        index = MARGIN + RATE * np.arange(n_frames) - round(RATE * lag)
-        return observe(rig, Motion3D(xyz=full.xyz[index], skeleton=full.skeleton, fps=30.0),
-                       DETECTOR_LIKE, seed=seed)
-
-    rig = studio_rig(n_cameras, seed=seed)
-    views = {lag: lagged(lag) for lag in set(lags.tolist())}
-    synced = views[0.0]
-    xy = np.stack([views[lag].xy[c] for c, lag in enumerate(lags.tolist())])
-    score = np.stack([views[lag].score[c] for c, lag in enumerate(lags.tolist())])
-    truth = Motion3D(xyz=full.xyz[MARGIN::RATE][:n_frames], skeleton=full.skeleton, fps=30.0)
-    return rig, truth, synced, Keypoints2D(xy, score, synced.cameras, synced.skeleton, 30.0)
+    """(rig, truth, synchronized 2D, lagged 2D) of ``clip``: camera c ``lags[c]`` frames late."""
+    take = lagged_take(shared_data / "cmu_mocap" / f"{clip}.bvh", n_cameras, seed, lags,
+                       DETECTOR_LIKE)
+    return take.rig, take.truth, take.synced, take.lagged
 
 
 def _mean_error_mm(rig, kp: Keypoints2D, truth: Motion3D) -> float:
@@ -99,7 +83,7 @@ def test_an_offset_beyond_the_search_range_is_reported_and_never_applied(shared_
     assert found.at_edge[1] and not found.at_edge[[0, 2, 3]].any()
     with pytest.raises(InputError, match=r"cam_2 .*edge of the search range.*max_shift_frames"):
         synchronise(rig, kp, SyncConfig(mode="auto", max_shift_frames=3))
-    shifted, lines = synchronise(rig, kp, SyncConfig(mode="check", max_shift_frames=3))
+    shifted, lines, _ = synchronise(rig, kp, SyncConfig(mode="check", max_shift_frames=3))
     assert shifted is kp
     assert any(line.startswith("warning: sync: the offsets of cam_2") for line in lines)
 
