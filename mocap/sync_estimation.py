@@ -153,17 +153,20 @@ def shift_keypoints(keypoints: Keypoints2D, offsets: FloatArray) -> Keypoints2D:
 
 
 def synchronise(rig: CameraRig, keypoints: Keypoints2D, config: SyncConfig, *,
-                min_score: float = 0.3) -> tuple[Keypoints2D, list[str]]:
+                min_score: float = 0.3, estimate: SyncEstimate | None = None
+                ) -> tuple[Keypoints2D, list[str]]:
     """``[sync]`` on a take's 2D: as given with no line under mode "off" (nothing is
     estimated); the offsets and warnings under "check"; shifted by the offsets under "auto".
+    ``estimate``: the offsets :func:`estimate_offsets` already found with ``config``'s range
+    (the pipeline keeps them for the report), else they are found here.
 
     Raises:
         InputError: mode "auto" and a camera's offset is unknown or at the search's edge.
     """
     if config.mode == "off":
         return keypoints, []
-    found = estimate_offsets(rig, keypoints, max_shift_frames=config.max_shift_frames,
-                             min_score=min_score)
+    found = estimate or estimate_offsets(rig, keypoints, max_shift_frames=config.max_shift_frames,
+                                         min_score=min_score)
     lines = [f"sync ({config.mode}): offsets from the motion, in frames: " + ", ".join(
         f"{name} {o:+.2f} (residual {r:.2f})" for name, o, r
         in zip(found.cameras, found.offsets, found.residual_frames))]

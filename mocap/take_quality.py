@@ -16,8 +16,17 @@ FloatArray = NDArray[np.float64]
 def detection_distances(rig: CameraRig, motion: Motion3D, keypoints: Keypoints2D,
                         min_score: float = 0.3) -> FloatArray:
     """(K,) pixels from every view that detected a joint (score of ``min_score`` or more) to
-    the joint projected through ``rig``; in each camera and frame the person slot nearest the
-    projection counts (other tools' slots are not ours). Joints missing in 3D are left out.
+    the joint projected through ``rig``: the finite values of :func:`view_distances`."""
+    distance = view_distances(rig, motion, keypoints, min_score)
+    return distance[np.isfinite(distance)]
+
+
+def view_distances(rig: CameraRig, motion: Motion3D, keypoints: Keypoints2D,
+                   min_score: float = 0.3) -> FloatArray:
+    """(C, F, P, J) pixels from each camera's detection of a joint (score of ``min_score`` or
+    more) to the joint projected through ``rig``; in each camera and frame the person slot
+    nearest the projection counts (other tools' slots are not ours). NaN where the camera did
+    not detect the joint or it is missing in 3D.
 
     Args:
         rig: the cameras the motion is in (those of ``keypoints`` are used).
@@ -27,7 +36,8 @@ def detection_distances(rig: CameraRig, motion: Motion3D, keypoints: Keypoints2D
     detected = np.where((keypoints.score >= min_score)[..., None], keypoints.xy, np.nan)
     distance = np.linalg.norm(projected[:, :, :, None] - detected[:, :, None], axis=-1)
     seen = np.isfinite(distance).any(axis=3)                                # (C, F, P, J)
-    return np.nanmin(np.where(seen[:, :, :, None], distance, np.inf), axis=3)[seen]
+    nearest = np.nanmin(np.where(seen[:, :, :, None], distance, np.inf), axis=3)
+    return np.where(seen, nearest, np.nan)
 
 
 def body_bone_cv(motion: Motion3D) -> FloatArray:

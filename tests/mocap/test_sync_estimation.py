@@ -83,7 +83,7 @@ def test_an_offset_beyond_the_search_range_is_reported_and_never_applied(shared_
     assert found.at_edge[1] and not found.at_edge[[0, 2, 3]].any()
     with pytest.raises(InputError, match=r"cam_2 .*edge of the search range.*max_shift_frames"):
         synchronise(rig, kp, SyncConfig(mode="auto", max_shift_frames=3))
-    shifted, lines, _ = synchronise(rig, kp, SyncConfig(mode="check", max_shift_frames=3))
+    shifted, lines = synchronise(rig, kp, SyncConfig(mode="check", max_shift_frames=3))
     assert shifted is kp
     assert any(line.startswith("warning: sync: the offsets of cam_2") for line in lines)
 
