@@ -30,10 +30,12 @@ from mocap.reconstruction_stage import (
     reconstruct,
     require_existing_2d,
 )
+from mocap.report import write_report
+from mocap.report_data import ReportInputs
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
 from mocap.single_subject import subject_keypoints
-from mocap.sync_estimation import synchronise
+from mocap.sync_estimation import estimate_offsets, synchronise
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
 
@@ -102,11 +104,15 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                           "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
     keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
+    min_score = config.triangulation.min_score
+    estimate = None if config.sync.mode == "off" else estimate_offsets(
+        calibration.rig, keypoints, max_shift_frames=config.sync.max_shift_frames,
+        min_score=min_score)
     keypoints, sync_notes = synchronise(calibration.rig, keypoints, config.sync,
-                                        min_score=config.triangulation.min_score)
+                                        min_score=min_score, estimate=estimate)
     motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
     motion = filter_motion(motion, config)
-    run.own("points3d.npz", REFINED_CALIBRATION,
+    run.own("points3d.npz", REFINED_CALIBRATION, "report.html",
             *(pattern for f in ("trc", *config.export.formats) for pattern in OUTPUT_PATTERNS[f]))
     write_points3d(motion, run.staging / "points3d.npz")
     write_trc_files(motion, run.staging)
@@ -115,6 +121,9 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     if config.skeleton.enabled and config.skeleton.refine_cameras:
         write_calibration(cameras, run.staging / REFINED_CALIBRATION)
         turns = camera_turns_deg(calibration.rig.subset(cameras.names), cameras)
+    warned = [line for line in sync_notes if line.startswith("warning")] + notes
+    write_report(run.staging / "report.html", ReportInputs(
+        calibration, cameras, keypoints, motion, min_score, estimate, warned), session.root.name)
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,

@@ -116,7 +116,8 @@ def test_a_failed_run_keeps_the_previous_outputs(session, capsys):
     assert (session / "output" / "points3d.npz").read_bytes() == before
     assert sorted(p.name for p in (session / "output").iterdir()       # cache/: triangulation
                   if not p.name.startswith(".")) == ["cache", "points3d.npz", "points3d.trc",
-                                                     "run.json", "skeleton.bvh", "skeleton.fbx"]
+                                                     "report.html", "run.json", "skeleton.bvh",
+                                                     "skeleton.fbx"]
 
 
 @pytest.mark.parametrize("options, message", [
