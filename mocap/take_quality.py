@@ -3,6 +3,8 @@ back into the cameras, and how steady the body's bones stay over the take."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -47,5 +49,6 @@ def body_bone_cv(motion: Motion3D) -> FloatArray:
     rigid, _ = motion.skeleton.anatomy
     body = rigid & ~motion.skeleton.in_head[np.asarray(motion.skeleton.bones)].all(-1)
     lengths = motion.skeleton.bone_lengths(motion.xyz)[..., body]           # (F, P, B')
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)          # bones never seen: NaN
         return np.nanstd(lengths, axis=0) / np.nanmean(lengths, axis=0)
