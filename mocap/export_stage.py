@@ -82,16 +82,15 @@ def write_exports(motion: Motion3D, config: ExportConfig, folder: Path, *,
     if "json" in asked:
         write_motion_json(motion, folder / "points3d.json")
     if {"bvh", "fbx"} & set(asked):
-        try:
-            rigs = rig_animations(motion, config)
-        except RigError as e:
-            if explicit:
-                raise
-            notes.append(f"no skeleton.bvh/.fbx: {e}")
-            rigs = []
+        rigs, reasons = rig_animations(motion, config)
+        if reasons and (explicit and not rigs):
+            raise RigError("; ".join(reasons))
+        notes += [f"no rigged skeleton for {reason}" for reason in reasons]
         if rigs and "bvh" in asked:
-            for rigged, name in zip(rigs, person_names(motion, "skeleton", ".bvh")):
-                write_bvh(rigged, folder / name, units=config.bvh_units)
+            names = dict(zip(motion.person_id.tolist(),
+                             person_names(motion, "skeleton", ".bvh")))
+            for rigged in rigs:
+                write_bvh(rigged, folder / names[rigged.person_id], units=config.bvh_units)
         if rigs and "fbx" in asked:
             write_fbx(rigs, folder / "skeleton.fbx", cameras=cameras,
                       blend_path=folder / "skeleton.blend" if config.blend else None)
@@ -106,10 +105,19 @@ def write_trc_files(motion: Motion3D, folder: Path) -> list[Path]:
             for p, name in enumerate(person_names(motion, "points3d", ".trc"))]
 
 
-def rig_animations(motion: Motion3D, config: ExportConfig) -> list[RigAnimation]:
-    """The humanoid rig fitted to every person of ``motion``."""
+def rig_animations(motion: Motion3D, config: ExportConfig
+                   ) -> tuple[list[RigAnimation], list[str]]:
+    """The humanoid rig fitted to every person of ``motion`` that can drive it, and why each
+    other person cannot (too few frames with a bone's two ends, a set without limbs...)."""
     fit = RigFitConfig(ik_iterations=config.rig_ik_iterations, naming=config.rig_names)
-    return [fit_rig(motion, p, config=fit) for p in range(motion.n_people)]
+    rigs, reasons = [], []
+    for p in range(motion.n_people):
+        try:
+            rigs.append(fit_rig(motion, p, config=fit))
+        except RigError as e:
+            pid = int(motion.person_id[p])
+            reasons.append(f"person {pid}: {str(e).removeprefix(f'person {pid}: ')}")
+    return rigs, reasons
 
 
 def person_names(motion: Motion3D, stem: str, suffix: str) -> list[str]:

@@ -141,9 +141,10 @@ def bone_lengths(layout: HumanoidLayout, points: FloatArray, min_frames: int,
     if short.size:
         k = short[0]
         a, b = (layout.point_names[i] for i in pairs_[k])
-        raise RigError(f"person {person_id}: only {counts[k]} frames show both {a} and {b}; "
-                       f"the length of bone {layout.bones[k % len(layout.bones)]} needs at "
-                       f"least {min_frames} (fit a longer take, or fill its gaps first)")
+        shown = f"both {a} and {b}" if a != b else a
+        raise RigError(f"person {person_id}: only {counts[k]} frames show {shown}; the length "
+                       f"of bone {layout.bones[k % len(layout.bones)]} needs at least "
+                       f"{min_frames} (fit a longer take, or fill its gaps first)")
     median = np.nanmedian(lengths, axis=0)                                   # (2B,)
     n = len(layout.bones)
     offsets, tails = median[:n], median[n:]

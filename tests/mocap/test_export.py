@@ -125,3 +125,17 @@ def test_a_take_too_short_for_a_rig_is_refused_with_the_reason(session, capsys):
     write_points3d(short, session / "output/points3d.npz")
     assert main(["export", str(session), "--format", "bvh"]) == 2
     assert "frames" in capsys.readouterr().err
+
+
+def test_a_person_the_rig_cannot_follow_is_named_and_the_others_exported(session, capsys):
+    """A second person never seen (another tool's empty slot): the first gets its BVH, the
+    note names the second and why; nothing fails."""
+    one = read_points3d(session / "output/points3d.npz")
+    two = Motion3D(np.concatenate([one.xyz, np.full_like(one.xyz, np.nan)], axis=1),
+                   one.skeleton, one.fps, person_id=np.array([3, 7]))
+    write_points3d(two, session / "output/points3d.npz")
+    assert main(["export", str(session), "--format", "bvh"]) == 0
+    out = capsys.readouterr().out
+    assert (session / "output/skeleton_person3.bvh").is_file()
+    assert not (session / "output/skeleton_person7.bvh").exists()
+    assert "no rigged skeleton for person 7: only 0 frames show" in out
