@@ -178,7 +178,10 @@ def synchronise(rig: CameraRig, keypoints: Keypoints2D, config: SyncConfig, *,
         return shift_keypoints(keypoints, snapped(found.offsets)), lines + [
             "sync: offsets applied (within 0.1 frame of a whole frame: that frame)"]
     lines += [f"warning: camera {name} is {o:+.2f} frames off the others; run with --sync auto "
-              "(or set [sync] mode = \"auto\"), or give it in [videos] offsets"
+              "(or set [sync] mode = \"auto\"), or give it in [videos] offsets. A camera whose "
+              "calibration is off looks late or early too (the Pose2Sim demo's cam_03, 0.7 "
+              "degree off, reads +2.6 frames with its Qualisys pose and +0.3 with the pose "
+              "[skeleton] refine_cameras finds): check its calibration first"
               for name, o, off in zip(found.cameras, found.offsets, found.off) if off]
     return keypoints, lines
 
