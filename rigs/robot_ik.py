@@ -7,15 +7,16 @@ one after the other. The residual is the position error (metres) and the orienta
 (difference of the rotation matrices) times ``orientation_weight`` metres; ikpy weighs
 orientation by a fixed 1, so the chain and targets are scaled by 1/orientation_weight instead.
 
-Why ikpy rather than pinocchio (``pin`` 4.1.0), measured on the same 76-frame CMU reach mapped
-onto ``arm6.urdf`` (``tests/rigs/test_robot_ik.py``'s trajectory, one shared CPU core, best of
-3): ikpy with this module's restarts solves 152 frames/s, every frame within 1e-10 m and 1e-5
-degrees; a damped-least-squares loop over pinocchio's kinematics and Jacobians (same weights,
-joints clipped to their limits, warm-started) solves 685-840 frames/s but loses the track where
-the shoulder reaches its limit (14 of 76 frames over 5 mm, up to 0.15 m), so it would need the
-same restarts and its own bounded solver, and pin installs 480 MB of compiled libraries. ikpy
-stays the ``robot`` extra: pure Python, bounds enforced by the solver, and 152 frames/s is five
-times real time for a 30 fps take.
+Why ikpy rather than pinocchio (``pin`` 4.1.0): ``python benchmarks/robot_ik_vs_pin.py
+--pin-python ENV/bin/python`` tracks the same 76-frame CMU reach on ``arm6.urdf`` (the
+trajectory of ``tests/rigs/test_robot_ik.py``) with both. Ours solves 74 frames/s with every
+frame within 5 mm and a timeline stretched x1.75 by the velocity limits; a damped-least-squares
+loop over pinocchio's kinematics and Jacobians (same weights, joints clipped to their limits,
+warm-started) solves 589 frames/s but loses the track where the shoulder reaches its limit (14
+of 76 frames over 5 mm, up to 0.15 m) and jumps (x6.08 retimed): it would need the same step
+bounds, restarts and a bounded solver, and pin installs 480 MB of compiled libraries. ikpy stays
+the ``robot`` extra: pure Python, bounds enforced by the solver, 74 frames/s is twice real time
+for a 30 fps take.
 
 Each frame's joints stay within 2 frame intervals' worth of the velocity limits of the previous
 frame's, so the joint path is continuous (no jump to another IK branch); where that misses the
