@@ -19,12 +19,12 @@ import numpy as np
 
 from calibration.camera import CameraRig
 from calibration.importers import import_calibration
+from mocap.association import take_people
 from mocap.cli import main as mocap
 from mocap.config import SessionConfig
 from mocap.keypoints import Keypoints2D
 from mocap.reconstruction_stage import existing_keypoints, filter_motion, triangulate_and_adjust
 from mocap.session import Session
-from mocap.single_subject import subject_keypoints
 from mocap.skeleton_adjustment import SkeletonConfig
 from mocap.take_quality import body_bone_cv, detection_distances
 from mocap.triangulation import TriangulationConfig
@@ -46,7 +46,7 @@ def steps(source: str, session: Path) -> list[str]:
     qualisys = import_calibration(DEMO / "calibration" / "Calib.qca.txt")
     config = SessionConfig.load(session / "session.toml")
     keypoints, _ = existing_keypoints(Session.open(session), qualisys, config)
-    keypoints = subject_keypoints(qualisys, keypoints, config.triangulation)
+    keypoints, _ = take_people(qualisys, keypoints, config.triangulation)
     off = SkeletonConfig(enabled=False)
     cases = [("plain DLT", replace(config, triangulation=TriangulationConfig(method="dlt",
                                                                             people=1),

@@ -16,6 +16,7 @@ from calibration.camera import CameraRig
 from calibration.io import write_calibration
 from calibration.rotations import matrix_to_rodrigues
 from exporters.points3d import read_points3d, write_points3d
+from mocap.association import take_people
 from mocap.calibration_stage import SessionCalibration, session_rig
 from mocap.config import SessionConfig
 from mocap.errors import ConfigError
@@ -34,7 +35,6 @@ from mocap.report import write_report
 from mocap.report_data import ReportInputs
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
-from mocap.single_subject import subject_keypoints
 from mocap.sync_estimation import estimate_offsets, synchronise
 from rigs.motion import FILLED, TRIANGULATED, Motion3D
 
@@ -52,6 +52,7 @@ class RunResult:
     camera_turns_deg: dict[str, float] | None = None   # [skeleton] refine_cameras's corrections
     export_notes: list[str] = field(default_factory=list)   # formats skipped, robot reach
     sync_notes: list[str] = field(default_factory=list)     # [sync]: offsets, warnings
+    people_notes: list[str] = field(default_factory=list)   # people left out (association)
 
 
 def run_session(session: Session, *, calibration_file: Path | None = None,
@@ -103,7 +104,7 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                           f"keypoint files say {keypoints.fps:g} frames per second; correct "
                           "one of them (or remove fps from session.toml)")
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
-    keypoints = subject_keypoints(calibration.rig, keypoints, config.triangulation)
+    keypoints, people_notes = take_people(calibration.rig, keypoints, config.triangulation)
     min_score = config.triangulation.min_score
     estimate = None if config.sync.mode == "off" else estimate_offsets(
         calibration.rig, keypoints, max_shift_frames=config.sync.max_shift_frames,
@@ -121,13 +122,13 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     if config.skeleton.enabled and config.skeleton.refine_cameras:
         write_calibration(cameras, run.staging / REFINED_CALIBRATION)
         turns = camera_turns_deg(calibration.rig.subset(cameras.names), cameras)
-    warned = [line for line in sync_notes if line.startswith("warning")] + notes
+    warned = people_notes + [line for line in sync_notes if line.startswith("warning")] + notes
     write_report(run.staging / "report.html", ReportInputs(
         calibration, cameras, keypoints, motion, min_score, estimate, warned), session.root.name)
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
-                     accuracy, turns, notes, sync_notes)
+                     accuracy, turns, notes, sync_notes, people_notes)
 
 
 def _with_sync(config: SessionConfig, mode: str | None) -> SessionConfig:
@@ -151,6 +152,7 @@ def format_summary(result: RunResult) -> str:
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
         f"2D keypoints: {result.keypoints_source}",
         *result.sync_notes,
+        *result.people_notes,
         (f"frames: {m.n_frames} at {m.fps:g} fps, people: {m.n_people}, "
          f"keypoints: {m.skeleton.name} ({len(m.skeleton)})"),
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "

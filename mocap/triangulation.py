@@ -32,8 +32,9 @@ class TriangulationConfig:
     hypothesis_views: int = 6           # pairs of a point's best-scored views seed it (15 pairs)
     rounds: int = 2                     # rounds of inlier test + weighted DLT after the seed
     repair_swaps: bool = True           # relabel views whose left/right joints are swapped
-    # 1: a single-subject take; each camera's person slot that agrees with the other cameras is
-    # kept per frame (bystanders dropped). None: slot p of every camera is one person.
+    # The most people in the take. 1: a single subject; each camera's person slot that agrees
+    # with the other cameras is kept per frame (bystanders dropped). More (or None, no limit):
+    # the people are matched across cameras and followed in 3D (mocap.association).
     people: int | None = None
 
     def __post_init__(self) -> None:
@@ -48,10 +49,9 @@ class TriangulationConfig:
                                      f"'{self.method}'")
         if not self.inlier_px > 0:
             raise TriangulationError(f"inlier_px must be positive (pixels), got {self.inlier_px}")
-        if self.people not in (None, 1):
-            raise TriangulationError(f"people must be 1 (a single-subject take) or left out, "
-                                     f"got {self.people}; several people are not associated "
-                                     "across cameras yet")
+        if self.people is not None and not 1 <= self.people <= 100:
+            raise TriangulationError(f"people must be in [1, 100] (the most people in the take; "
+                                     f"leave it out for no limit), got {self.people}")
         if self.hypothesis_views < 2 or self.rounds < 1:
             raise TriangulationError(f"hypothesis_views must be 2 or more and rounds 1 or more, "
                                      f"got {self.hypothesis_views} and {self.rounds}")

@@ -24,7 +24,9 @@ from rigs.motion import Motion3D
 DETECTOR_LIKE = DetectorErrors(noise_px=2.0, outlier_rate=0.02, dropout_rate=0.05,
                                swap_rate=0.01)
 PASS_M = 0.5                 # two people's pelvises come this close (metres) at least once
-CHECK_FRAMES, CHECK_FPS = 240, 30.0   # ... within the first 8 s of a take
+BODY_M = 0.35                # ... and no two ever closer: bodies pass, they do not overlap
+FPS = 30.0
+MAX_DRAWS = 100_000          # phase draws before giving up (many people on short circles)
 MIN_JOINTS = 3               # a person with fewer joints detected in a view is not listed
 ORDER_CHANGE_RATE = 1 / 60   # per camera and frame: the slot order is drawn again
 CROSSING_PX = 60.0           # people whose 2D centres come this close are crossing in the image
@@ -63,32 +65,37 @@ def pelvis_paths(people: list[PersonStyle], t: NDArray[np.float64]) -> NDArray[n
     return centre + radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], -1)
 
 
-def crossing_people(n_people: int, seed: int = 0) -> list[PersonStyle]:
-    """``n_people`` walking circles (centres within 0.5 m of the origin, radii 0.6-1.1 m, speeds
-    0.5-0.9 m/s, every other one clockwise, heights 0.85-1.1) whose phases are drawn until, for two people or
-    more, two pelvises pass within PASS_M of each other in a 240-frame take at 30 fps.
+def crossing_people(n_people: int, seed: int = 0, duration_s: float = 8.0) -> list[PersonStyle]:
+    """``n_people`` walking circles (centres within 0.35 * sqrt(n_people / 2) m of the origin on
+    each axis, radii 0.6-1.1 m, speeds
+    0.5-0.9 m/s, every other one clockwise, heights 0.85-1.1) drawn until, for
+    two people or more, two pelvises pass within PASS_M of each other during ``duration_s`` and
+    no two come closer than BODY_M.
 
-    Any two such circles come within 0.5 m of each other somewhere (centres at most 1 m apart,
-    radii 0.6 m or more), so a few phase draws suffice.
+    Two such circles cross or come close (centres at most 1.4 m apart for up to 4 people,
+    radii 0.6 m or more); a few hundred draws at most find people who pass without touching.
     """
     rng = np.random.default_rng(seed)
-    centre = rng.uniform(-0.35, 0.35, (n_people, 2))
-    radius = rng.uniform(0.6, 1.1, n_people)
-    sign = rng.choice([-1.0, 1.0]) * (-1.0) ** np.arange(n_people)      # both ways round
-    speed = sign * rng.uniform(0.5, 0.9, n_people)
-    height = rng.uniform(0.85, 1.1, n_people)
-    step = rng.uniform(0.8, 1.0, n_people)
-    wave = rng.uniform(0.3, 0.7, n_people)
-    t = np.arange(CHECK_FRAMES) / CHECK_FPS
-    while True:
+    t = np.arange(0.0, duration_s, 1 / FPS)
+    spread = 0.35 * np.sqrt(max(n_people, 2) / 2)                       # more people, more room
+    for _ in range(MAX_DRAWS):
+        centre = rng.uniform(-spread, spread, (n_people, 2))
+        radius = rng.uniform(0.6, 1.1, n_people)
+        sign = rng.choice([-1.0, 1.0]) * (-1.0) ** np.arange(n_people)  # both ways round
+        speed = sign * rng.uniform(0.5, 0.9, n_people)
         phase = rng.uniform(0.0, 2 * np.pi, n_people)
+        height = rng.uniform(0.85, 1.1, n_people)
+        step = rng.uniform(0.8, 1.0, n_people)
+        wave = rng.uniform(0.3, 0.7, n_people)
         people = [PersonStyle(height_scale=float(height[p]), path_radius=float(radius[p]),
                               centre=(float(centre[p, 0]), float(centre[p, 1])),
                               speed=float(speed[p]), phase=float(phase[p]),
                               step_rate=float(step[p]), wave_from=float(wave[p]))
                   for p in range(n_people)]
-        if n_people < 2 or closest_pass(pelvis_paths(people, t)) < PASS_M:
+        if n_people < 2 or BODY_M <= closest_pass(pelvis_paths(people, t)) < PASS_M:
             return people
+    raise ValueError(f"no circles let {n_people} people cross without overlapping in "
+                     f"{duration_s:g} s (seed {seed}); try fewer people or a shorter take")
 
 
 def closest_pass(paths: NDArray[np.float64]) -> float:
@@ -104,8 +111,8 @@ def crowd_take(n_people: int = 3, n_cameras: int = 6, *, n_frames: int = 240, se
     3-4.5 m from the axis, 1280x720), with ``errors``, listed per camera as a detector and a 2D
     tracker would: see :class:`CrowdTake`."""
     rng = np.random.default_rng(seed)
-    truth = synthetic_motion(skeleton, n_frames=n_frames, fps=CHECK_FPS,
-                             people=crossing_people(n_people, seed))
+    truth = synthetic_motion(skeleton, n_frames=n_frames, fps=FPS,
+                             people=crossing_people(n_people, seed, n_frames / FPS))
     rig = studio_rig(n_cameras, seed=seed, focal_px=(700.0, 1000.0))
     kp, _ = observe_with_truth(rig, truth, errors, seed)
     occluded = _occlusions(rng, kp.score.shape[:3])                      # (C, F, P)

@@ -10,6 +10,7 @@ from mocap.synthetic.crowd import (
     OCCLUSION_FRAMES,
     SWAPS_PER_CAMERA,
     CrowdTake,
+    closest_pass,
     crossing_people,
     crowd_take,
     pelvis_paths,
@@ -73,13 +74,16 @@ def test_paths_cross(n_people: int, seed: int):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_crossing_people_vary_as_asked(seed: int):
-    people = crossing_people(6, seed)
+@pytest.mark.parametrize("n_people", [3, 5])
+def test_crossing_people_vary_as_asked(seed: int, n_people: int):
+    people = crossing_people(n_people, seed)
     assert all(0.6 <= p.path_radius <= 1.1 and 0.5 <= abs(p.speed) <= 0.9
                and 0.85 <= p.height_scale <= 1.1 for p in people)
     assert len({np.sign(p.speed) for p in people}) == 2
-    extent = np.abs(pelvis_paths(people, np.arange(240) / 30.0)).max()
-    assert extent < 1.6                                                     # a ~3 m volume
+    paths = pelvis_paths(people, np.arange(240) / 30.0)
+    # centres within 0.35 sqrt(n / 2) m on each axis, circles of at most 1.1 m: a 3-3.8 m volume
+    assert np.abs(paths).max() <= 0.35 * np.sqrt(n_people / 2) + 1.1
+    assert 0.35 <= closest_pass(paths) < 0.5                  # people pass close, never overlap
 
 
 def test_a_missed_person_leaves_no_slot(take: CrowdTake):

@@ -46,7 +46,8 @@ def test_the_subject_is_found_among_bystanders_in_shuffled_slots(shared_data, se
     assert same[seen].all()
 
 
-def test_people_other_than_one_is_refused(tmp_path):
-    (tmp_path / "session.toml").write_text("[triangulation]\npeople = 2\n")
-    with pytest.raises(ConfigError, match="people must be 1"):
+@pytest.mark.parametrize("people", [0, 101])
+def test_people_out_of_range_is_refused(tmp_path, people):
+    (tmp_path / "session.toml").write_text(f"[triangulation]\npeople = {people}\n")
+    with pytest.raises(ConfigError, match=r"people must be in \[1, 100\]"):
         SessionConfig.load(tmp_path / "session.toml")
