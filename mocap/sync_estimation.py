@@ -124,6 +124,15 @@ def estimate_offsets(rig: CameraRig, keypoints: Keypoints2D, *, max_shift_frames
     return SyncEstimate(cameras, offsets, residual, mean_cost, float(max_shift_frames), edge)
 
 
+# Pixels a joint may move between the two frames a sub-frame time is blended from. Detector noise
+# moves it a few pixels, walking limbs 5-20 px at 30 fps in a 720p view 3-4.5 m away; an outlier
+# or a left/right swap in one of the two frames moves it tens of pixels. A fast hand above it
+# is left out of that camera's blend too, which the other cameras cover (measured on CMU takes
+# with detector-like errors: 3D error after --sync auto from -12 % to +7 % of the synchronized
+# take's, against -1 % to +8 % blending everything; benchmarks/sync.py).
+JUMP_PX = 25.0
+
+
 def shift_keypoints(keypoints: Keypoints2D, offsets: FloatArray) -> Keypoints2D:
     """Each camera's 2D at its take times: camera c's take frame i is its frame i + offsets[c].
 
@@ -132,7 +141,8 @@ def shift_keypoints(keypoints: Keypoints2D, offsets: FloatArray) -> Keypoints2D:
         offsets: (C,) frames, sub-frame (see :class:`SyncEstimate`).
     Returns:
         Keypoints2D of the same shape, xy and score linearly interpolated in time; not seen
-        (NaN, score 0) where the time falls outside the take or next to a missing sample.
+        (NaN, score 0) where the time falls outside the take, next to a missing sample, or
+        between two samples more than JUMP_PX apart.
     """
     offsets = np.asarray(offsets, dtype=float)
     if offsets.shape != (len(keypoints.cameras),) or not np.isfinite(offsets).all():
@@ -142,6 +152,16 @@ def shift_keypoints(keypoints: Keypoints2D, offsets: FloatArray) -> Keypoints2D:
     values = np.concatenate([keypoints.xy, np.where(keypoints.score > 0, keypoints.score,
                                                     np.nan)[..., None]], -1)  # (C, F, P, J, 3)
     moved = np.stack([resample(v, 1.0, frames + o) for v, o in zip(values, offsets)])
+    # a joint that jumps between the two samples it is blended from is an outlier or a
+    # left/right swap in one of them: a blend of the two would be wrong in a way no later test
+    # sees (half an outlier; halfway between the sides), so it is left out
+    step = np.linalg.norm(np.diff(keypoints.xy, axis=1), axis=-1)              # (C, F-1, P, J)
+    step = np.concatenate([step, np.zeros_like(step[:, :1])], axis=1)
+    times = frames[None] + offsets[:, None]                                     # (C, F)
+    lower = np.clip(np.floor(times + 1e-9).astype(int), 0, keypoints.n_frames - 1)
+    blended = (times - lower > 1e-9)[..., None, None]
+    jumped = blended & (np.take_along_axis(step, lower[..., None, None], 1) > JUMP_PX)
+    moved[jumped] = np.nan
     track = keypoints.track_id
     if track is not None:
         nearest = np.rint(frames[None] + offsets[:, None]).astype(int)      # (C, F)
