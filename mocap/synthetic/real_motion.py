@@ -51,6 +51,8 @@ along a foot pitched about 12 degrees as the clips' standing frames show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +89,9 @@ CMU_NAMINGS: dict[str, dict[str, tuple[str, ...]]] = {
 
 _UP, _FORWARD = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0])  # BVH rest pose axes
 # segment -> (joint role, role of the child its bone points to, hint axis in the rest pose)
-_SEGMENTS = {"head": ("head", "head_end", _FORWARD), "foot": ("{side}_ankle", "{side}_toe", _UP),
-             "toes": ("{side}_toe", "{side}_toe_end", _UP),
-             "hand": ("{side}_palm", "{side}_fingers", _FORWARD)}
+_SEGMENTS = {"head": ("head", "head_end", "forward"), "foot": ("{side}_ankle", "{side}_toe", "up"),
+             "toes": ("{side}_toe", "{side}_toe_end", "up"),
+             "hand": ("{side}_palm", "{side}_fingers", "forward")}
 # keypoint -> (segment, anchor role, (u, v, w) metres for the left side)
 _OFFSETS = {
     "nose": ("head", "head", (0.075, 0.11, 0.0)),
@@ -134,7 +136,7 @@ def motion_from_bvh(path: str | Path, skeleton: str | Skeleton = "coco17", *,
     skel = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     bvh = read_bvh(path, scale=scale)
     roles = cmu_roles(bvh.skeleton, str(path))
-    source_fps = _whole_rate(bvh.fps)
+    source_fps = whole_rate(bvh.fps)
     out_fps = source_fps if fps is None else float(fps)
     rot, trans = bvh.local_transforms()
     rot, trans = resample_local(rot, trans, source_fps, out_fps, start_s, duration_s, str(path))
@@ -142,22 +144,34 @@ def motion_from_bvh(path: str | Path, skeleton: str | Skeleton = "coco17", *,
     world_rot = Y_UP_TO_Z_UP @ world_rot                                     # (F, J, 3, 3)
     world_pos = world_pos @ Y_UP_TO_Z_UP.T                                   # (F, J, 3)
     points = body_points(bvh.skeleton, roles, world_rot, world_pos)
-    shift = _placement(points, centre)
-    names = [landmark(skel.name, j) for j in skel.joints]
-    unknown = [j for j, name in zip(skel.joints, names, strict=True) if name not in points]
-    if unknown:
-        raise RigError(f"keypoints {', '.join(unknown)} of {skel.name} have no definition on "
-                       f"the CMU body; it defines {', '.join(sorted(points))}")
-    xyz = np.stack([points[name] for name in names], axis=1) + shift
+    xyz = placed_keypoints(points, skel, centre, "the CMU body")
     return Motion3D(xyz=xyz[:, None], skeleton=skel, fps=out_fps)
 
 
-def cmu_roles(skeleton: BvhSkeleton, source: str) -> dict[str, int]:
-    """Role (``left_hip``, ``neck_base``, ``left_toe_end``...) -> index into ``skeleton``.
+def placed_keypoints(points: dict[str, FloatArray], skeleton: Skeleton,
+                     centre: tuple[float, float], body: str) -> FloatArray:
+    """(F, J, 3) the keypoints of ``skeleton`` from ``body_points``'s landmarks, placed with the
+    hip midpoint's horizontal range centred on ``centre`` and the floor at z = 0.
+
+    Raises:
+        RigError: a keypoint of ``skeleton`` that ``body`` (named in the message) lacks.
+    """
+    names = [landmark(skeleton.name, j) for j in skeleton.joints]
+    unknown = [j for j, name in zip(skeleton.joints, names, strict=True) if name not in points]
+    if unknown:
+        raise RigError(f"keypoints {', '.join(unknown)} of {skeleton.name} have no definition on "
+                       f"{body}; it defines {', '.join(sorted(points))}")
+    return np.stack([points[name] for name in names], axis=1) + _placement(points, centre)
+
+
+def cmu_roles(skeleton: BvhSkeleton | Sequence[str], source: str) -> dict[str, int]:
+    """Role (``left_hip``, ``neck_base``, ``left_toe_end``...) -> index into ``skeleton`` (a BVH
+    skeleton or its point names).
 
     Raises:
         RigError: naming the joints missing from the closest of ``CMU_NAMINGS``.
     """
+    names_of = skeleton.names if isinstance(skeleton, BvhSkeleton) else tuple(skeleton)
     missing = {}
     for label, naming in CMU_NAMINGS.items():
         names = {}
@@ -165,16 +179,16 @@ def cmu_roles(skeleton: BvhSkeleton, source: str) -> dict[str, int]:
             sides = ("left_", "right_") if len(joints) == 2 else ("",)
             names.update({side + role: joint for side, joint in zip(sides, joints, strict=True)})
         names.update({f"{role}_end": f"{names[role]}_end" for role in _END_SITES})
-        absent = [n for n in names.values() if n not in skeleton.names]
+        absent = [n for n in names.values() if n not in names_of]
         if not absent:
-            return {role: skeleton.names.index(n) for role, n in names.items()}
+            return {role: names_of.index(n) for role, n in names.items()}
         missing[label] = absent
     label, absent = min(missing.items(), key=lambda item: len(item[1]))
     raise RigError(f"{source}: not a CMU skeleton; it lacks {', '.join(absent)} (of the "
                    f"closest naming, {label})")
 
 
-def _whole_rate(fps: float) -> float:
+def whole_rate(fps: float) -> float:
     return float(round(fps)) if abs(fps - round(fps)) < 1e-4 * fps else fps
 
 
@@ -206,21 +220,58 @@ def resample_local(rotations: FloatArray, translations: FloatArray, source_fps: 
     return rot, trans
 
 
-def body_points(skeleton: BvhSkeleton, roles: dict[str, int], world_rot: FloatArray,
+@dataclass(frozen=True, eq=False)
+class RestPose:
+    """A skeleton's rest pose in the world frame of ``body_points``' arguments.
+
+    Attributes:
+        rotations: (J, 3, 3) each point's world rotation at rest.
+        positions: (J, 3) each point's world position at rest.
+        up, forward: (3,) the body's up and facing directions at rest, unit length.
+    """
+
+    rotations: FloatArray
+    positions: FloatArray
+    up: FloatArray
+    forward: FloatArray
+
+    def segment_frame(self, joint: int, child: int, hint: str) -> FloatArray:
+        """(3, 3) ``_segment_frame`` of the bone ``joint`` -> ``child`` and the ``hint`` axis
+        ("up" or "forward"), in ``joint``'s own frame."""
+        to_local = self.rotations[joint].T
+        bone = self.positions[child] - self.positions[joint]
+        return _segment_frame(to_local @ bone, to_local @ getattr(self, hint))
+
+
+def bvh_rest_pose(skeleton: BvhSkeleton) -> RestPose:
+    """A BVH skeleton's rest pose (all channels zero, facing +z, Y up) in the Z-up world."""
+    eye = np.eye(3)[None, None].repeat(len(skeleton), axis=1)               # (1, J, 3, 3)
+    positions = forward_kinematics(skeleton.parents, eye, skeleton.offsets[None])[1][0]
+    return RestPose(np.broadcast_to(Y_UP_TO_Z_UP, (len(skeleton), 3, 3)),
+                    positions @ Y_UP_TO_Z_UP.T, Y_UP_TO_Z_UP @ _UP, Y_UP_TO_Z_UP @ _FORWARD)
+
+
+def body_points(skeleton: BvhSkeleton | RestPose, roles: dict[str, int], world_rot: FloatArray,
                 world_pos: FloatArray) -> dict[str, FloatArray]:
     """Every keypoint the module docstring defines, by landmark name (``rigs.keypoint_map``).
 
     Args:
-        world_rot: (F, J, 3, 3) and world_pos: (F, J, 3) of the BVH skeleton's points.
+        skeleton: a BVH skeleton (its rest pose is ``bvh_rest_pose``'s) or any rest pose.
+        roles: role -> point index; every role of ``CMU_NAMINGS`` but the hand's (``palm``,
+            ``fingers``, ``thumb``) and the end sites is needed. Keypoints hung on a segment
+            whose roles are absent are left out.
+        world_rot: (F, J, 3, 3) and world_pos: (F, J, 3) of the skeleton's points.
     Returns:
         landmark -> (F, 3) positions in the frame of ``world_pos``.
     """
+    rest = bvh_rest_pose(skeleton) if isinstance(skeleton, BvhSkeleton) else skeleton
     at = {role: world_pos[:, j] for role, j in roles.items()}
     pts: dict[str, FloatArray] = {}
     for side in ("left", "right"):
         for part in ("hip", "knee", "ankle", "shoulder", "elbow", "wrist"):
             pts[f"{side}_{part}"] = at[f"{side}_{part}"]
-        pts[f"{side}_thumb"] = at[f"{side}_thumb_end"]
+        if f"{side}_thumb_end" in at:
+            pts[f"{side}_thumb"] = at[f"{side}_thumb_end"]
     pts["mid_hip"] = pts["h36m17:pelvis"] = (at["left_hip"] + at["right_hip"]) / 2
     pts["neck"] = (at["left_shoulder"] + at["right_shoulder"]) / 2
     pts["h36m17:thorax"] = at["neck_base"]
@@ -228,11 +279,13 @@ def body_points(skeleton: BvhSkeleton, roles: dict[str, int], world_rot: FloatAr
     pts["h36m17:neck"] = pts["upper_neck"] = at["head"]
     for name, (segment, anchor, offset) in _OFFSETS.items():
         for side, sign in (("left", 1.0), ("right", -1.0)) if "{side}" in name else (("", 1.0),):
-            joint, child, hint = _SEGMENTS[segment]
-            frame = _segment_frame(skeleton.offsets[roles[child.format(side=side)]], hint)
+            joint, child, anchor_role = (r.format(side=side)
+                                         for r in (*_SEGMENTS[segment][:2], anchor))
+            if not {joint, child, anchor_role} <= roles.keys():
+                continue
+            frame = rest.segment_frame(roles[joint], roles[child], _SEGMENTS[segment][2])
             local = frame @ (np.asarray(offset) * (1.0, 1.0, sign))          # (3,) joint frame
-            pts[name.format(side=side)] = (at[anchor.format(side=side)]
-                                           + world_rot[:, roles[joint.format(side=side)]] @ local)
+            pts[name.format(side=side)] = at[anchor_role] + world_rot[:, roles[joint]] @ local
     pts["head"] = pts["h36m17:head"] = pts["head_top"]
     return pts
 
