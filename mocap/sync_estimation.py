@@ -89,7 +89,7 @@ def estimate_offsets(rig: CameraRig, keypoints: Keypoints2D, *, max_shift_frames
     Args:
         rig: calibrated cameras, those of ``keypoints.cameras`` used.
         keypoints: xy (C, F, P, J, 2) pixels; person slot p is the same person in every camera
-            (as :func:`mocap.single_subject.subject_keypoints` leaves a one-person take).
+            (as :func:`mocap.association.take_people` leaves a take).
         max_shift_frames: largest offset of a camera sought (pairs are searched over twice it).
         reference: camera whose offset is 0; None: the median camera's.
         min_score: detections scored lower are not used.

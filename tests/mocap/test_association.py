@@ -117,3 +117,20 @@ def test_2d_already_associated_is_kept_as_given(crowd):
                            given.skeleton, given.fps)
     found = associate_people(crowd.rig, shuffled, max_people=None, min_score=MIN_SCORE)
     np.testing.assert_array_equal(found.keypoints.xy, shuffled.xy)
+
+
+def test_a_person_unseen_by_every_camera_for_half_a_second_keeps_their_id(crowd):
+    """Person 0 hidden from all cameras for 15 frames (0.5 s at 30 fps, within MAX_GAP_S): the
+    same output person before and after, no new person."""
+    hidden = (crowd.slot_person == 0)[:, 100:115]                              # (C, 15, S)
+    score = crowd.keypoints.score.copy()
+    score[:, 100:115][hidden] = 0.0
+    kp = crowd.keypoints
+    found = associate_people(crowd.rig, Keypoints2D(kp.xy, score, kp.cameras, kp.skeleton, kp.fps,
+                                                    kp.track_id),
+                             max_people=None, min_score=MIN_SCORE)
+    person = true_person(crowd, found.slots)
+    assert found.keypoints.n_people == crowd.truth.n_people
+    assert identity_switches(person) == 0
+    holder = [q for q in range(person.shape[2]) if (person[..., q] == 0).any()]
+    assert len(holder) == 1 and (person[:, 100:115, holder[0]] == -1).all()
