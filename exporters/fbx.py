@@ -43,13 +43,13 @@ LINEAR = 1                                  # Blender's enum value of keyframe i
 OPENCV_TO_BLENDER_CAMERA = np.diag([1.0, -1.0, -1.0])
 
 
-def import_bpy(path: str | Path) -> ModuleType:
-    """Blender's ``bpy``, or ExportError saying which extra installs it."""
+def import_bpy(path: str | Path, doing: str = "writing") -> ModuleType:
+    """Blender's ``bpy``, or ExportError saying which extra installs it (``doing`` ``path``)."""
     try:
         with quiet_native_output():  # bpy prints an audio note and a NumPy 1.x warning
             import bpy
     except ImportError as e:
-        raise ExportError(f"writing {path} needs Blender's Python module bpy, which is not "
+        raise ExportError(f"{doing} {path} needs Blender's Python module bpy, which is not "
                           "installed: pip install 'mocap[blender]'") from e
     return bpy
 

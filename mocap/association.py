@@ -66,13 +66,29 @@ def take_people(rig: CameraRig, kp: Keypoints2D, config: TriangulationConfig
                 ) -> tuple[Keypoints2D, list[str]]:
     """``kp`` with one slot per person across cameras, as ``[triangulation] people`` asks: the
     one subject where it is 1, else everyone associated and tracked (up to ``people``), and the
-    warnings. A take with one slot per camera is taken as one person."""
+    warnings. A take with one slot per camera is taken as one person; a one-camera take keeps
+    its tracker's people (:func:`tracked_people`)."""
+    if len(kp.cameras) == 1:
+        return tracked_people(kp, config.people), []
     if config.people == 1:
         return select_single_subject(rig, kp, config.min_score), []
     if kp.n_people == 1:
         return kp, []
     found = associate_people(rig, kp, max_people=config.people, min_score=config.min_score)
     return found.keypoints, list(found.notes)
+
+
+def tracked_people(kp: Keypoints2D, max_people: int | None) -> Keypoints2D:
+    """One camera's 2D with a slot per track of its own tracker (``track_id``; slots as given
+    where there is none), the ``max_people`` tracks seen in the most frames first."""
+    if kp.track_id is None:
+        keep = np.arange(kp.n_people)[:max_people]
+        return gather_slots(kp, np.broadcast_to(keep, (1, kp.n_frames, len(keep))))
+    track = kp.track_id[0]                                                       # (F, P)
+    ids, frames = np.unique(track[track >= 0], return_counts=True)
+    ids = ids[np.argsort(-frames, kind="stable")][:max_people]                   # (Q,)
+    match = track[:, :, None] == ids                                             # (F, P, Q)
+    return gather_slots(kp, np.where(match.any(1), match.argmax(1), -1)[None])
 
 
 def associate_people(rig: CameraRig, kp: Keypoints2D, *, max_people: int | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_board(commands)
     _add_evaluate(commands)
     _add_export(commands)
+    _add_lifter(commands)
     return parser
 
 
@@ -178,6 +180,83 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
     ex.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
     ex.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     ex.set_defaults(func=_export)
+
+
+def _add_lifter(commands: argparse._SubParsersAction) -> None:
+    lifter = commands.add_parser(
+        "lifter", help="train, score or fine-tune the 2D-to-3D lifter (needs mocap[lift])",
+        description="The lifter gives 3D from one camera's 2D: monocular sessions, and joints "
+        "fewer than two cameras saw.")
+    tools = lifter.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    train = tools.add_parser("train", help="train on BVH/FBX motion capture",
+                             description="Train the lifter on the BVH and FBX files under "
+                             "MOTION (files or folders) and score the held-out clips.")
+    train.add_argument("motion", nargs="+", type=Path, help="motion files or folders")
+    train.add_argument("-o", "--output", type=Path, default=Path("lifter.pt"),
+                       help="weights file to write (default lifter.pt)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--steps", type=int, help="training steps (default 12000)")
+    train.add_argument("--hold-out", default="", metavar="STEMS",
+                       help="comma-separated file stems left out of training and scored")
+    train.add_argument("--causal", action="store_true",
+                       help="a window of past frames only (live use), not centred")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    train.set_defaults(func=_lifter_train)
+    ev = tools.add_parser("eval", help="score the lifter on motion capture or our 3D",
+                          description="Project MOTION (BVH, FBX, or points3d.npz files, or "
+                          "folders) through the given cameras (or random studio cameras), add "
+                          "pixel noise, lift, and print MPJPE and PA-MPJPE.")
+    ev.add_argument("motion", nargs="+", type=Path, help="motion files or folders")
+    ev.add_argument("--calibration", type=Path, metavar="FILE", help="cameras to project with")
+    ev.add_argument("--noise", type=float, default=3.0, metavar="PX",
+                    help="Gaussian pixel noise, std per axis (default 3)")
+    ev.add_argument("--weights", type=Path, help="weights file (default: the shipped ones)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.set_defaults(func=_lifter_eval)
+    fine = tools.add_parser("finetune", help="go on training on sessions' triangulated 3D",
+                            description="Fine-tune the lifter on the 3D of multi-view "
+                            "sessions (SESSION/output/points3d.npz).")
+    fine.add_argument("sessions", nargs="+", type=Path, metavar="SESSION")
+    fine.add_argument("-o", "--output", type=Path, required=True, help="weights file to write")
+    fine.add_argument("--weights", type=Path, help="weights to start from (default: shipped)")
+    fine.add_argument("--steps", type=int, default=2000)
+    fine.add_argument("--seed", type=int, default=0)
+    fine.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    fine.set_defaults(func=_lifter_finetune)
+
+
+def _lifter_train(args: argparse.Namespace) -> int:
+    from mocap.lifting import require_torch
+    require_torch()
+    from mocap.lifting.commands import train_command
+    from mocap.lifting.model import LifterShape
+    from mocap.lifting.train import TrainConfig
+    config = TrainConfig(shape=LifterShape(causal=args.causal))
+    config = config if args.steps is None else replace(config, steps=args.steps)
+    hold_out = tuple(s.strip() for s in args.hold_out.split(",") if s.strip())
+    print("\n".join(train_command(args.motion, args.output, seed=args.seed, hold_out=hold_out,
+                                  config=config, progress=not args.quiet)))
+    return 0
+
+
+def _lifter_eval(args: argparse.Namespace) -> int:
+    from mocap.lifting import require_torch
+    require_torch()
+    from mocap.lifting.commands import eval_command
+    print("\n".join(eval_command(args.motion, weights=args.weights,
+                                 calibration=args.calibration, noise_px=args.noise,
+                                 seed=args.seed)))
+    return 0
+
+
+def _lifter_finetune(args: argparse.Namespace) -> int:
+    from mocap.lifting import require_torch
+    require_torch()
+    from mocap.lifting.commands import finetune_command
+    print("\n".join(finetune_command(args.sessions, args.output, weights=args.weights,
+                                     seed=args.seed, steps=args.steps,
+                                     progress=not args.quiet)))
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from mocap.errors import ConfigError, MocapError
 from mocap.export_config import ExportConfig
 from mocap.filtering import FilterConfig
 from mocap.keypoints_io import MAX_FPS
+from mocap.lifting.config import LiftingConfig
 from mocap.skeleton_adjustment import SkeletonConfig
 from mocap.triangulation import TriangulationConfig
 from rigs.errors import RigError
@@ -63,6 +64,7 @@ class SessionConfig:
     skeleton: SkeletonConfig = field(default_factory=SkeletonConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    lifting: LiftingConfig = field(default_factory=LiftingConfig)
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:

@@ -23,8 +23,10 @@ from mocap.session import Session
 
 FOREIGN_SUFFIXES = (".json", ".csv", ".h5", ".hdf5")
 CROP_SHARE = 0.01      # a video may be this share of its calibrated size smaller or larger
-NO_MONOCULAR = ("a single-camera path, lifting 2D to 3D with a network (issue 20), does not "
-                "exist yet")
+NO_MONOCULAR = ("or, for a one-camera take lifted to 3D by the lifter, install torch: pip "
+                "install 'mocap[lift]' torch==2.13.0")
+ONE_SEER = ("for a one-camera take lifted to 3D by the lifter, keep only that camera's 2D "
+            "keypoints")
 
 
 @dataclass(frozen=True)
@@ -48,25 +50,28 @@ def session_keypoints(session: Session, rig: CameraRig, run: RunOutputs, config:
         folder = session.root / "videos"
         detection = _detect(session, rig, run, config, progress=progress)
         keypoints, source = detection.keypoints, f"detected ({detection.detector}) in {folder}"
-    notes = camera_notes(keypoints, rig, folder)
+    notes = camera_notes(keypoints, rig, folder, config.lifting.available)
     return keypoints, "; ".join([source, *notes])
 
 
-def camera_notes(kp: Keypoints2D, rig: CameraRig, folder: Path) -> list[str]:
+def camera_notes(kp: Keypoints2D, rig: CameraRig, folder: Path, can_lift: bool) -> list[str]:
     """Notes on the calibrated cameras that add nothing to triangulation: those without 2D
     keypoints, and those whose keypoints are all missing (NaN xy or score 0: no detections).
-    Such cameras are left out as long as 2 or more cameras saw someone.
+    Such cameras are left out as long as 2 or more cameras saw someone. 2D of one camera is a
+    one-camera take where ``can_lift`` (torch is installed).
 
     Raises:
-        InputError: 2D keypoints of fewer than 2 cameras, or detections in fewer than 2 (a take
-            of no frames is left to triangulation's own message).
+        InputError: 2D keypoints of one camera without the lifter, or detections in fewer than 2
+            cameras of several (a take of no frames is left to triangulation's own message).
     """
     unused = [c for c in rig.names if c not in kp.cameras]
+    if len(kp.cameras) == 1 and can_lift:
+        return [f"one camera ({kp.cameras[0]}): its 2D is lifted to 3D by the lifter"]
     if len(kp.cameras) < 2:
         others = f" (the calibration also has {', '.join(unused)})" if unused else ""
         raise InputError(f"{folder}: 2D keypoints of only 1 camera ({kp.cameras[0]}); "
                          f"triangulation needs 2 or more cameras{others}: add their 2D "
-                         f"keypoints ({NO_MONOCULAR})")
+                         f"keypoints {NO_MONOCULAR}")
     seen = np.isfinite(kp.xy).all(-1) & (kp.score > 0)                     # (C, F, P, J)
     blind = [c for c, s in zip(kp.cameras, seen) if not s.any()]
     if kp.n_frames > 0 and len(blind) == len(kp.cameras):
@@ -78,7 +83,7 @@ def camera_notes(kp: Keypoints2D, rig: CameraRig, folder: Path) -> list[str]:
         saw = next(c for c in kp.cameras if c not in blind)
         raise InputError(f"{folder}: only camera {saw} saw anyone, {', '.join(blind)} have no "
                          "detections (every keypoint NaN or score 0); triangulation needs 2 or "
-                         f"more cameras that see the person ({NO_MONOCULAR})")
+                         f"more cameras that see the person ({ONE_SEER})")
     notes = [f"{c} calibrated but has no 2D keypoints: not used" for c in unused]
     return notes + [f"{c} has no detections (every keypoint NaN or score 0): not used"
                     for c in blind]

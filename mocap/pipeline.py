@@ -28,6 +28,8 @@ from mocap.metrics import joint_errors, summarize_errors
 from mocap.reconstruction_stage import (
     existing_keypoints,
     filter_motion,
+    lifting_notes,
+    one_camera_motion,
     reconstruct,
     require_existing_2d,
 )
@@ -36,7 +38,7 @@ from mocap.report_data import ReportInputs
 from mocap.run_outputs import RunOutputs
 from mocap.session import Session
 from mocap.sync_estimation import estimate_offsets, synchronise
-from rigs.motion import FILLED, TRIANGULATED, Motion3D
+from rigs.motion import FILLED, LIFTED, TRIANGULATED, Motion3D
 
 
 @dataclass
@@ -106,18 +108,23 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
     truth = read_points3d(session.ground_truth_file) if session.ground_truth_file else None
     keypoints, people_notes = take_people(calibration.rig, keypoints, config.triangulation)
     min_score = config.triangulation.min_score
-    estimate = None if config.sync.mode == "off" else estimate_offsets(
-        calibration.rig, keypoints, max_shift_frames=config.sync.max_shift_frames,
-        min_score=min_score)
-    keypoints, sync_notes = synchronise(calibration.rig, keypoints, config.sync,
-                                        min_score=min_score, estimate=estimate)
-    motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
+    estimate, sync_notes = None, []
+    if len(keypoints.cameras) == 1:                                   # lifted, not triangulated
+        motion, cameras = one_camera_motion(calibration.rig, keypoints, config)
+    else:
+        estimate = None if config.sync.mode == "off" else estimate_offsets(
+            calibration.rig, keypoints, max_shift_frames=config.sync.max_shift_frames,
+            min_score=min_score)
+        keypoints, sync_notes = synchronise(calibration.rig, keypoints, config.sync,
+                                            min_score=min_score, estimate=estimate)
+        motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
     motion = filter_motion(motion, config)
     run.own("points3d.npz", REFINED_CALIBRATION, "report.html",
             *(pattern for f in ("trc", *config.export.formats) for pattern in OUTPUT_PATTERNS[f]))
     write_points3d(motion, run.staging / "points3d.npz")
     write_trc_files(motion, run.staging)
-    notes = write_exports(motion, config.export, run.staging, cameras=cameras)
+    notes = lifting_notes(config) + write_exports(motion, config.export, run.staging,
+                                                  cameras=cameras)
     turns = None
     if config.skeleton.enabled and config.skeleton.refine_cameras:
         write_calibration(cameras, run.staging / REFINED_CALIBRATION)
@@ -148,6 +155,7 @@ def format_summary(result: RunResult) -> str:
     m = result.motion
     found = m.source == TRIANGULATED
     filled = (m.source == FILLED).mean()
+    lifted = (m.source == LIFTED).mean()
     lines = format_calibration(result.calibration) + [
         f"cameras: {len(result.cameras)} ({', '.join(result.cameras)})",
         f"2D keypoints: {result.keypoints_source}",
@@ -158,6 +166,7 @@ def format_summary(result: RunResult) -> str:
         f"triangulated: {found.mean():.1%} of joints, mean {m.n_views[found].mean():.2f} views, "
         f"reprojection error {np.nanmean(m.reprojection_error[found]):.2f} px"
         + (f"; {filled:.1%} filled in gaps" if filled else "")
+        + (f"; {lifted:.1%} from the lifter" if lifted else "")
         if found.any() else "triangulated: no joint was seen by enough cameras",
     ]
     if result.camera_turns_deg is not None:

@@ -9,6 +9,7 @@ triangulation and redoes only what follows it.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,11 @@ from mocap.errors import InputError, TriangulationError
 from mocap.filtering import fill_gaps, smooth
 from mocap.keypoints import Keypoints2D
 from mocap.keypoints_stage import camera_notes, given_keypoints, load_given_keypoints
+from mocap.lifting.config import LiftingConfig
 from mocap.session import Session
 from mocap.skeleton_adjustment import fit_skeleton
 from mocap.triangulation import TriangulationConfig, triangulate_views
-from rigs.motion import Motion3D
+from rigs.motion import LIFTED, Motion3D
 from rigs.skeleton import get_skeleton
 
 CACHE_FILE = "points3d_unfiltered.npz"
@@ -51,7 +53,7 @@ def reconstruct(session: Session, rig: CameraRig, keypoints: Keypoints2D,
     path = session.output / "cache" / CACHE_FILE
     key = fingerprint(version=RECONSTRUCTION_VERSION, cameras=_rig_digest(rig),
                       keypoints=_keypoints_digest(keypoints), triangulation=config.triangulation,
-                      skeleton=config.skeleton)
+                      skeleton=config.skeleton, lifter=lifter_digest(config.lifting))
     cached = load_cached(path, key)
     if cached is not None:
         return _motion(cached), _turned(rig, cached["camera_rotations"])
@@ -72,14 +74,81 @@ def triangulate_and_adjust(rig: CameraRig, keypoints: Keypoints2D, config: Sessi
     found = triangulate_views(rig, keypoints, config.triangulation)
     motion = found.motion
     require_joints(motion, config.triangulation)
+    min_score = config.triangulation.min_score
+    if not config.skeleton.enabled:
+        return with_lifted(motion, lifted_joints(rig, keypoints, motion, config)), rig
     passes = REFINE_PASSES if config.skeleton.refine_cameras else 1
-    for done in range(passes if config.skeleton.enabled else 0):
+    for done in range(passes):
         if done:
             found = triangulate_views(rig, keypoints, config.triangulation)
         fit = fit_skeleton(rig, keypoints, found.motion, found.kept, config.skeleton,
-                           swapped=found.swapped, min_score=config.triangulation.min_score)
+                           swapped=found.swapped, min_score=min_score,
+                           lifted=lifted_joints(rig, keypoints, found.motion, config))
         motion, rig = fit.motion, fit.rig
     return motion, rig
+
+
+def lifted_joints(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
+                  config: SessionConfig) -> np.ndarray | None:
+    """``[lifting] fallback``: (F, P, J, 3) the lifter's positions of the joints ``motion``
+    lacks (:func:`mocap.lifting.fallback.lifted_positions`), or None when it is off or torch is
+    not installed (the run's notes say so: :func:`lifting_notes`)."""
+    if not (config.lifting.fallback and config.lifting.available):
+        return None
+    from mocap.lifting.fallback import lifted_positions
+    from mocap.lifting.weights import load_lifter
+    weights = Path(config.lifting.weights) if config.lifting.weights else None
+    return lifted_positions(rig, keypoints, motion, load_lifter(weights),
+                            config.triangulation.min_score)
+
+
+def one_camera_motion(rig: CameraRig, keypoints: Keypoints2D, config: SessionConfig
+                      ) -> tuple[Motion3D, CameraRig]:
+    """A one-camera take's motion from the lifter (:mod:`mocap.lifting.monocular`), unfiltered,
+    and its camera.
+
+    Raises:
+        InputError: the lifter is not installed, or the take's scale cannot be fixed.
+    """
+    from mocap.lifting import require_torch
+    require_torch()
+    from mocap.lifting.monocular import monocular_motion
+    from mocap.lifting.weights import load_lifter
+    rig = rig.subset(keypoints.cameras)
+    weights = Path(config.lifting.weights) if config.lifting.weights else None
+    motion = monocular_motion(rig[0], keypoints, load_lifter(weights),
+                              config.triangulation.min_score, config.lifting.subject_height_m)
+    return motion, rig
+
+
+def with_lifted(motion: Motion3D, lifted: np.ndarray | None) -> Motion3D:
+    """``motion`` with its missing joints taken from ``lifted`` (marked LIFTED)."""
+    if lifted is None:
+        return motion
+    fill = np.isfinite(lifted).all(-1) & ~np.isfinite(motion.xyz).all(-1)
+    return replace(motion, xyz=np.where(fill[..., None], lifted, motion.xyz),
+                   source=np.where(fill, LIFTED, motion.source))
+
+
+def lifting_notes(config: SessionConfig) -> list[str]:
+    """A line when ``[lifting] fallback`` is asked for but torch is missing."""
+    if config.lifting.fallback and not config.lifting.available:
+        return [("lifter fallback off: torch is not installed (pip install 'mocap[lift]' "
+                "torch==2.13.0); joints fewer than two cameras saw stay as triangulated")]
+    return []
+
+
+def lifter_digest(config: LiftingConfig) -> str:
+    """What the lifter fallback depends on: its settings, weights and code ("off" without)."""
+    if not (config.fallback and config.available):
+        return "off"
+    h = hashlib.sha256(repr(config).encode())
+    folder = Path(__file__).resolve().parent / "lifting"
+    weights = Path(config.weights) if config.weights else folder / "data" / "lifter.pt"
+    for path in (weights, *(folder / f"{m}.py" for m in ("fallback", "lift", "features",
+                                                         "model", "weights"))):
+        h.update(path.read_bytes() if path.is_file() else b"missing")
+    return h.hexdigest()
 
 
 def filter_motion(motion: Motion3D, config: SessionConfig) -> Motion3D:
@@ -101,7 +170,8 @@ def existing_keypoints(session: Session, rig: CameraRig, config: SessionConfig
     else:
         folder = session.output / "keypoints2d"
         keypoints = session.load_keypoints(rig, require_existing_2d(session))
-    return keypoints, "; ".join([f"read {folder}", *camera_notes(keypoints, rig, folder)])
+    notes = camera_notes(keypoints, rig, folder, config.lifting.available)
+    return keypoints, "; ".join([f"read {folder}", *notes])
 
 
 def require_existing_2d(session: Session) -> dict[str, Path]:

@@ -26,7 +26,10 @@ equations.
 A joint the triangulation left missing but one camera saw, tied by a rigid bone to a joint
 triangulated in the same frame, joins the adjustment with that one view (``single_view``): the
 view holds it to a ray, the bone and the smoothness place it along the ray (the Pose2Sim demo's
-face, seen by 2 of 4 cameras, one of them often turned away). Other missing joints stay missing.
+face, seen by 2 of 4 cameras, one of them often turned away). A joint the lifter placed
+(``lifted``: fewer than two cameras triangulated it) joins held by a soft prior at the lifted
+position, besides its one view if it has one (the view fixes its ray, the prior its depth).
+Other missing joints stay missing.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from mocap.errors import ConfigError
 from mocap.keypoints import Keypoints2D
 from mocap.robust_triangulation import _prepare, unswap
 from mocap.triangulation import reprojection_error
-from rigs.motion import TRIANGULATED, Motion3D
+from rigs.motion import LIFTED, TRIANGULATED, Motion3D
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -112,6 +115,10 @@ class SkeletonConfig:
     camera_prior_deg: float = 1.0
     # Place joints one camera saw through their rigid bones (above); their n_views is 1.
     single_view: bool = True
+    # Spread (mm) of the prior a lifted joint (mocap.lifting.fallback) is held by: 1 px of
+    # reprojection error weighs as much as this far from the lifted position. The lifter is
+    # 40-60 mm off on held-out motion (PA-MPJPE), so a view or a rigid bone outweighs it.
+    lifted_prior_mm: float = 50.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -120,6 +127,9 @@ class SkeletonConfig:
         for name in ("bone_weight", "smoothness_weight"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"skeleton {name} must be 0 or more, got {getattr(self, name)}")
+        if not self.lifted_prior_mm > 0:
+            raise ConfigError(f"skeleton lifted_prior_mm must be positive, got "
+                              f"{self.lifted_prior_mm}")
         if not self.camera_prior_deg > 0:
             raise ConfigError(f"skeleton camera_prior_deg must be positive, got "
                               f"{self.camera_prior_deg}")
@@ -164,7 +174,8 @@ def adjust_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
 
 def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
                  views_kept: BoolArray, config: SkeletonConfig = SkeletonConfig(), *,
-                 swapped: BoolArray | None = None, min_score: float = 0.3) -> SkeletonFit:
+                 swapped: BoolArray | None = None, min_score: float = 0.3,
+                 lifted: FloatArray | None = None) -> SkeletonFit:
     """Refine every triangulated joint of the take together with its people's bone lengths.
 
     Args:
@@ -176,6 +187,10 @@ def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
         swapped: (C, F, P) view-frames whose left/right labels the triangulation repaired (its
             ``kept`` refers to the repaired labels); None: none were.
         min_score: detector score from which a single view may place a joint.
+        lifted: (F, P, J, 3) lifter positions of joints fewer than two cameras triangulated
+            (:func:`mocap.lifting.fallback.lifted_positions`; NaN elsewhere): each such joint
+            joins the adjustment held near it by a soft prior (``lifted_prior_mm``), besides
+            its one view if it has one, and is marked LIFTED.
     Returns:
         SkeletonFit with the adjusted motion, bone lengths, per-joint covariances and cameras.
     """
@@ -186,8 +201,15 @@ def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
     if config.single_view and config.bone_weight > 0:           # the bones place them
         motion, views_kept = with_single_views(rig, xy, keypoints.score >= min_score, motion,
                                                views_kept)
+    prior = np.full(motion.xyz.shape, np.nan)
+    if lifted is not None:
+        held = np.isfinite(lifted).all(-1) & (motion.n_views < 2)               # (F, P, J)
+        prior[held] = lifted[held]
+        start = held & ~np.isfinite(motion.xyz).all(-1)
+        motion = replace(motion, xyz=np.where(start[..., None], lifted, motion.xyz),
+                         source=np.where(held, LIFTED, motion.source))
     problem = _Problem.build(rig, xy, np.where(views_kept, keypoints.score, 0.0), motion,
-                             config)
+                             config, prior)
     x, iterations, joint_covariance = problem.solve(problem.start(motion.xyz))
     xyz = np.full(motion.xyz.shape, np.nan)
     xyz[problem.present] = x[:problem.n_pos].reshape(-1, 3)
@@ -224,6 +246,8 @@ class _Problem:
     bone_seen: BoolArray              # (P, B) lengths with at least one residual
     triples: NDArray[np.int64]        # (S, 3) one joint in three consecutive frames
     accel_scale: float                # px per metre of second difference
+    prior_joint: NDArray[np.int64]    # (Q,) joints held by a lifted prior
+    prior_xyz: FloatArray             # (Q, 3) where
 
     @property
     def n_lengths(self) -> int:
@@ -241,7 +265,7 @@ class _Problem:
 
     @classmethod
     def build(cls, rig: CameraRig, xy: FloatArray, weights: FloatArray, motion: Motion3D,
-              config: SkeletonConfig) -> _Problem:
+              config: SkeletonConfig, prior: FloatArray) -> _Problem:
         n_cams = len(rig)
         present = np.isfinite(motion.xyz).all(-1)                           # (F, P, J)
         index = np.full(present.shape, -1)
@@ -261,7 +285,9 @@ class _Problem:
                    views.to_pixels[:, point, cam].T.reshape(-1, 2, 2),
                    views.weights[point, cam], index.reshape(-1)[point], ends[bone_ok],
                    length_of[bone_ok], bone_ok.any(axis=0),
-                   triples, config.smoothness_weight * motion.fps**2)
+                   triples, config.smoothness_weight * motion.fps**2,
+                   index[present & np.isfinite(prior).all(-1)],
+                   prior[present & np.isfinite(prior).all(-1)])
 
     def start(self, xyz: FloatArray) -> FloatArray:
         """Triangulated positions and each person's median bone lengths."""
@@ -323,10 +349,17 @@ class _Problem:
                                        self.bone_ends,
                                        extra=(self.n_pos + self.bone_length, -w_bone))], len(x))
         smooth = self.smoothness @ x                                        # Js^T Js x = Js^T rs
-        cost = float((self.score * rho).sum() + rho_bone.sum() + x @ smooth)
+        w_prior = 1000.0 / self.config.lifted_prior_mm                      # px per metre
+        r_prior = w_prior * (pos[self.prior_joint] - self.prior_xyz)        # (Q, 3)
+        cost = float((self.score * rho).sum() + rho_bone.sum() + x @ smooth
+                     + (r_prior**2).sum())
         gradient = jac.T @ (r_bone * np.sqrt(irls_bone)) + smooth
         gradient[:self.n_pos] += g_view.reshape(-1)
-        hessian = h_view + jac.T @ jac + self.smoothness
+        prior_cols = (3 * self.prior_joint[:, None] + np.arange(3)).reshape(-1)
+        gradient[prior_cols] += w_prior * r_prior.reshape(-1)
+        hessian = (h_view + jac.T @ jac + self.smoothness
+                   + coo_matrix((np.full(prior_cols.size, w_prior**2), (prior_cols, prior_cols)),
+                                shape=(len(x), len(x))).tocsr())
         if self.n_cam:
             h_cam, g_cam, prior = self.camera_system(j_view * sw[:, None, None],
                                                      j_cam * sw[:, None, None],

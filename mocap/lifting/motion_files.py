@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from exporters.fbx import import_bpy
 from exporters.quiet import quiet_native_output
 from mocap.errors import InputError
 from mocap.lifting.joint_roles import is_cmu, joint_roles, read_mapping
@@ -164,7 +165,7 @@ def _bvh_clip(path: Path, mapping: dict[str, str] | None, scale: float | None) -
 
 
 def _fbx_clip(path: Path, mapping: dict[str, str] | None) -> _Clip:
-    bpy = _import_bpy(path)
+    bpy = import_bpy(path, "reading")
     with quiet_native_output():
         bpy.ops.wm.read_factory_settings(use_empty=True)
         try:
@@ -199,16 +200,6 @@ def _fbx_clip(path: Path, mapping: dict[str, str] | None) -> _Clip:
                  whole_rate(scene.render.fps / scene.render.fps_base), np.eye(3),
                  _rest(rest_rot, rest_pos, roles), roles)
     return _with_tips(clip)
-
-
-def _import_bpy(path: Path):
-    try:
-        with quiet_native_output():        # bpy prints an audio note and a NumPy 1.x warning
-            import bpy
-    except ImportError as e:
-        raise InputError(f"reading {path} needs Blender's Python module bpy; install it "
-                         "(pip install bpy) or convert the file to BVH") from e
-    return bpy
 
 
 def _matrices(collection, attribute: str) -> FloatArray:

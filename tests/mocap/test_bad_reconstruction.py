@@ -84,8 +84,8 @@ def test_one_camera_that_saw_anyone_is_refused(session, kept, capsys):
     _blind(session, blind)
     _refused(capsys, ["run", str(session), "-q"], f"keypoints2d: only camera {kept} saw anyone, "
              f"{', '.join(blind)} have no detections (every keypoint NaN or score 0); "
-             "triangulation needs 2 or more cameras that see the person (a single-camera path, "
-             "lifting 2D to 3D with a network (issue 20), does not exist yet)",
+             "triangulation needs 2 or more cameras that see the person (for a one-camera take "
+             "lifted to 3D by the lifter, keep only that camera's 2D keypoints)",
              session / "output")
 
 

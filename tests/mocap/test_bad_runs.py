@@ -3,6 +3,7 @@ fix, and the earlier outputs stay byte-for-byte as they were."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -12,7 +13,11 @@ import numpy as np
 import pytest
 import tomli_w
 
+from calibration.io import read_calibration
 from mocap.cli import main
+from mocap.errors import InputError
+from mocap.keypoints_stage import camera_notes
+from mocap.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,16 +46,28 @@ def test_a_run_with_nothing_to_triangulate_keeps_the_outputs(good_run, capsys, o
     _refused(capsys, ["run", str(good_run), "-q", *options], message, good_run / "output")
 
 
-def test_keypoints_of_one_camera_only(good_run, tmp_path, capsys):
+def test_keypoints_of_one_camera_only_are_lifted(good_run, tmp_path, capsys):
+    """With torch (CI installs it) one camera's 2D is a one-camera take for the lifter."""
     session = tmp_path / "one"
     shutil.copytree(good_run, session)
     for path in (session / "keypoints2d").glob("*.npz"):
         if path.stem != "cam_1":
             path.unlink()
-    _refused(capsys, ["run", str(session), "-q"], "keypoints2d: 2D keypoints of only 1 camera "
-             "(cam_1); triangulation needs 2 or more cameras (the calibration also has cam_2, "
-             "cam_3, cam_4): add their 2D keypoints (a single-camera path, lifting 2D to 3D with "
-             "a network (issue 20), does not exist yet)", session / "output")
+    assert main(["run", str(session)]) == 0
+    assert "one camera (cam_1): its 2D is lifted to 3D by the lifter" in capsys.readouterr().out
+
+
+def test_keypoints_of_one_camera_without_the_lifter_are_refused(good_run):
+    """Without torch the same 2D is refused, saying what to add or install."""
+    session = Session.open(good_run)
+    rig = read_calibration(good_run / "calibration" / "calibration.toml")
+    kp = session.load_keypoints(rig, {"cam_1": good_run / "keypoints2d" / "cam_1.npz"})
+    with pytest.raises(InputError, match=re.escape(
+            "2D keypoints of only 1 camera (cam_1); triangulation needs 2 or more cameras (the "
+            "calibration also has cam_2, cam_3, cam_4): add their 2D keypoints or, for a "
+            "one-camera take lifted to 3D by the lifter, install torch: pip install "
+            "'mocap[lift]' torch==2.13.0")):
+        camera_notes(kp, rig, good_run / "keypoints2d", can_lift=False)
 
 
 def test_keypoints_with_zero_frames(good_run, tmp_path, capsys):

@@ -16,9 +16,11 @@ import pytest
 from calibration.importers import import_calibration
 from calibration.io import read_calibration
 from exporters.points3d import read_points3d
+from mocap.association import take_people
 from mocap.cli import main
 from mocap.config import SessionConfig
 from mocap.export_config import REFINED_CALIBRATION
+from mocap.metrics import procrustes_align
 from mocap.pipeline import camera_turns_deg
 from mocap.reconstruction_stage import existing_keypoints
 from mocap.session import Session
@@ -103,3 +105,32 @@ def test_the_corrections_are_written_and_reported(run, shared_data, capsys):
     out = capsys.readouterr().out
     assert "cameras turned by the skeleton adjustment" in out
     assert all(f"{name} {deg:.2f} deg" in out for name, deg in turns.items())
+
+
+# Not met by the shipped weights: measured 72.6 mm from our BlazePose 2D, 86.7 mm from the
+# authors' OpenPose 2D.
+@pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 2")
+def test_camera_1_alone_lifted_matches_the_four_camera_reconstruction(run):
+    """Issue 20, acceptance 2: cam_01's 2D alone (the subject's slot), lifted by the shipped
+    lifter, against our 4-camera reconstruction of the same take: per-frame PA-MPJPE over the
+    lifter's joints < 70 mm."""
+    pytest.importorskip("torch")
+    from mocap.lifting.features import lift_skeleton
+    from mocap.lifting.lift import lift_pixels
+    from mocap.lifting.weights import load_lifter
+    _, session = run
+    motion = read_points3d(session / "output/points3d.npz")
+    refined = read_calibration(session / "output" / REFINED_CALIBRATION)
+    config = SessionConfig.load(session / "session.toml")
+    keypoints, _ = take_people(refined, existing_keypoints(Session.open(session), refined,
+                                                           config)[0], config.triangulation)
+    usable = keypoints.score[0, :, 0] >= MIN_SCORE
+    pixels = np.where(usable[..., None], keypoints.xy[0, :, 0], np.nan)
+    lifted = lift_pixels(load_lifter(), refined["cam_01"], pixels, keypoints.skeleton,
+                         keypoints.fps)                                    # (F, 17, 3)
+    joints = motion.skeleton.indices(lift_skeleton().joints)
+    reference = motion.xyz[:, 0, joints]
+    aligned = procrustes_align(lifted, reference)
+    pa_mpjpe = np.nanmean(np.linalg.norm(aligned - reference, axis=-1))
+    assert np.isfinite(aligned).all(-1).mean() > 0.95
+    assert pa_mpjpe < 0.070, pa_mpjpe

@@ -1,0 +1,60 @@
+"""The lifter (issue 20): accuracy on held-out CMU motion seen through the Pose2Sim studio's four
+cameras with 3 px noise (acceptance 1) and through random studio cameras, inference speed on
+this machine's cores, and what the shipped weights record of their training.
+
+Published figures for comparison (Human3.6M, protocol 1 MPJPE / protocol 2 PA-MPJPE, cited,
+not re-run): Martinez et al. 2017, "A simple yet effective baseline for 3D human pose
+estimation": 62.9 / 47.7 mm from detected 2D (45.5 mm MPJPE from ground-truth 2D); Pavllo et al.
+2019, VideoPose3D (243 frames): 46.8 / 36.5 mm from CPN 2D (37.2 mm MPJPE from ground-truth 2D).
+Those are trained on 1.5 million Human3.6M frames and tested on its 2 held-out subjects; ours
+on 6,600 frames of CMU capture and tested on clips it never saw, so they bound, not match.
+
+Run: python benchmarks/lifter.py
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calibration.importers import import_calibration
+from mocap.lifting.commands import EVAL_NOISE_PX, evaluate
+from mocap.lifting.lift import lift_ideal
+from mocap.lifting.motion_files import find_motion_files, read_motion
+from mocap.lifting.weights import load_lifter
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def main() -> None:
+    lifter = load_lifter()
+    made = lifter.made
+    print(f"shipped weights: {made.get('command')} --seed {made.get('seed')}, "
+          f"{made.get('steps')} steps, trained on {', '.join(made.get('trained_on', []))}; "
+          f"held out {', '.join(made.get('held_out', []))}")
+    held = [f for f in find_motion_files([DATA / "cmu_mocap"])
+            if f.name in made.get("held_out", [])]
+    clips = [read_motion(f).xyz[:, 0] for f in held]
+    rates = [30.0] * len(clips)
+    qualisys = import_calibration(DATA / "pose2sim_demo" / "calibration" / "Calib.qca.txt")
+    print("| held-out clips, cameras | noise px | MPJPE mm | PA-MPJPE mm | camera-frames |")
+    print("|---|---|---|---|---|")
+    for label, rig in (("Pose2Sim studio (4)", qualisys), ("random studio (4 per clip)", None)):
+        for noise in (0.0, EVAL_NOISE_PX):
+            s = evaluate(lifter, clips, rates, rig, noise, seed=0)
+            print(f"| {', '.join(f.name for f in held)}, {label} | {noise:g} | "
+                  f"{s.mpjpe_mm:.1f} | {s.pa_mpjpe_mm:.1f} | {s.frames} |")
+    ideal = np.random.default_rng(0).normal(0, 0.1, (20_000, len(lifter.joints), 2))
+    lift_ideal(lifter, ideal[:100], 30.0)                              # warm up
+    start = time.perf_counter()
+    lift_ideal(lifter, ideal, 30.0)
+    seconds = time.perf_counter() - start
+    print(f"\ninference: {len(ideal) / seconds:,.0f} frames/s ({torch.get_num_threads()} torch "
+          f"threads; 20,000 frames of one person, features included)")
+
+
+if __name__ == "__main__":
+    main()
