@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from calibration.camera import CameraRig
@@ -30,7 +30,9 @@ class Session:
 
     @property
     def config(self) -> SessionConfig:
-        return SessionConfig.load(self.root / "session.toml")
+        """``session.toml``'s settings, files they name read from the session folder."""
+        config = SessionConfig.load(self.root / "session.toml")
+        return replace(config, lifting=config.lifting.within(self.root))
 
     @property
     def calibration_file(self) -> Path:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mocap.errors import ConfigError
 
@@ -15,7 +16,7 @@ class LiftingConfig:
     # without it says so and goes on without. Off by default while the shipped weights miss
     # issue 20's accuracy goals (README, "The lifter").
     fallback: bool = False
-    weights: str | None = None            # a weights file; None: the shipped ones
+    weights: str | None = None            # a weights file (relative: to the session); None: shipped
     # A one-camera take's scale: the subject's height in metres; None: from the camera's height
     # above the floor and the feet touching it.
     subject_height_m: float | None = None
@@ -24,6 +25,12 @@ class LiftingConfig:
         if self.subject_height_m is not None and not 0.5 <= self.subject_height_m <= 2.6:
             raise ConfigError(f"'subject_height_m' must be in [0.5, 2.6] metres, got "
                               f"{self.subject_height_m}")
+
+    def within(self, session_dir: Path) -> LiftingConfig:
+        """A copy whose weights file, where relative, is read from ``session_dir``."""
+        if self.weights is None or Path(self.weights).is_absolute():
+            return self
+        return replace(self, weights=str(session_dir / self.weights))
 
     @property
     def available(self) -> bool:

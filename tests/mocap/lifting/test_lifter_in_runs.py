@@ -3,6 +3,7 @@ and one-camera sessions (item 3, acceptance 5's scale), with the shipped weights
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from mocap.keypoints import Keypoints2D
 from mocap.keypoints_io import camera_keypoints, write_camera_keypoints
 from mocap.lifting.config import LiftingConfig
 from mocap.lifting.motion_files import read_motion
+from mocap.lifting.weights import SHIPPED
 from mocap.metrics import procrustes_align
 from mocap.reconstruction_stage import triangulate_and_adjust
 from mocap.skeleton_adjustment import SkeletonConfig
@@ -120,4 +122,17 @@ def test_a_one_camera_session_without_a_scale_asks_for_the_subject_height(shared
     err = capsys.readouterr().err
     assert "subject_height_m" in err and "Traceback" not in err
     (session / "session.toml").write_text("[lifting]\nsubject_height_m = 1.75\n")
+    assert main(["run", str(session), "-q"]) == 0
+
+
+def test_a_weights_file_named_in_session_toml_is_read_from_the_session(shared_data, tmp_path,
+                                                                         capsys):
+    """``[lifting] weights`` relative to the session folder, wherever the command runs from;
+    a missing one is named with its full path."""
+    truth = read_motion(shared_data / "cmu_mocap" / "131_03.bvh")
+    session = write_one_camera_session(tmp_path / "own", truth, studio_rig(1, seed=3)[0],
+                                       '[lifting]\nweights = "mine.pt"\n')
+    assert main(["run", str(session), "-q"]) == 2
+    assert f"{session / 'mine.pt'}: no lifter weights there" in capsys.readouterr().err
+    shutil.copy(SHIPPED, session / "mine.pt")
     assert main(["run", str(session), "-q"]) == 0
