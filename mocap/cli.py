@@ -32,11 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_detect(commands)
     _add_triangulate(commands)
+    from mocap.batch_cli import add_batch
+    add_batch(commands)
     _add_calibrate(commands)
     _add_board(commands)
     _add_evaluate(commands)
     _add_export(commands)
     _add_lifter(commands)
+    _add_view(commands)
     return parser
 
 
@@ -223,6 +226,57 @@ def _add_lifter(commands: argparse._SubParsersAction) -> None:
     fine.add_argument("--seed", type=int, default=0)
     fine.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     fine.set_defaults(func=_lifter_finetune)
+
+
+def _add_view(commands: argparse._SubParsersAction) -> None:
+    from mocap.viewer_data import COLOURINGS, MAX_FRAMES
+    view = commands.add_parser(
+        "view", help="write a page that plays a session's 3D skeletons in the browser",
+        description="Write SESSION/output/viewer.html from SESSION/output/points3d.npz and the "
+        "calibration: the skeletons, the cameras and the floor in 3D, with a frame slider and a "
+        "play button, in one self-contained page that opens offline (viewer.html#frame=N opens "
+        "at frame N). 'mocap run' writes it too.")
+    view.add_argument("session", help="session folder")
+    view.add_argument("-o", "--output", help="output folder (default: SESSION/output)")
+    view.add_argument("--colour", choices=COLOURINGS, default="error",
+                      help="colour joints by reprojection error (default) or by source "
+                      "(triangulated, lifted, filled)")
+    view.add_argument("--max-frames", type=int, default=MAX_FRAMES, metavar="N",
+                      help=f"frames kept at most, spread over the take (default {MAX_FRAMES})")
+    view.add_argument("--serve", action="store_true",
+                      help="then serve the output folder on 127.0.0.1 (a free port) until "
+                      "Ctrl-C")
+    view.add_argument("--desktop", action="store_true",
+                      help="open an Open3D window instead (the viz extra): space plays, the "
+                      "arrow keys step, L toggles the lifted joints' colour")
+    view.add_argument("--scene", type=Path, metavar="FILE",
+                      help="also write the cameras, floor and skeletons of one frame as a line "
+                      "set for other 3D tools: .ply, .glb or .gltf")
+    view.add_argument("--frame", type=int, default=0,
+                      help="the frame --scene writes and --desktop opens at (default 0)")
+    view.set_defaults(func=_view)
+
+
+def _view(args: argparse.Namespace) -> int:
+    from mocap.session import Session
+    from mocap.viewer import serve, session_motion, view_session
+    session = Session.open(args.session, args.output)
+    if args.scene is not None:
+        from mocap.scene3d import build_scene
+        from mocap.scene3d_io import write_scene
+        motion, rig = session_motion(session)
+        print(f"wrote {write_scene(build_scene(motion, args.frame, rig), args.scene)}",
+              flush=True)
+    if args.desktop:
+        from mocap.open3d_view import show_desktop
+        motion, rig = session_motion(session)
+        show_desktop(motion, rig, title=session.root.name, start_frame=args.frame)
+        return 0
+    path = view_session(session, colour=args.colour, max_frames=args.max_frames)
+    print(f"wrote {path}", flush=True)
+    if args.serve:
+        serve(path.parent, path.name)
+    return 0
 
 
 def _lifter_train(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ adjustment, then filtering (:mod:`mocap.reconstruction_stage`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,11 @@ from mocap.reconstruction_stage import (
     require_existing_2d,
 )
 from mocap.report import write_report
-from mocap.report_data import ReportInputs
-from mocap.run_outputs import RunOutputs
+from mocap.report_data import ReportInputs, linked_files
+from mocap.run_outputs import RunOutputs, manifest_files
 from mocap.session import Session
 from mocap.sync_estimation import estimate_offsets, synchronise
+from mocap.viewer import VIEWER, write_viewer
 from rigs.motion import FILLED, LIFTED, TRIANGULATED, Motion3D
 
 
@@ -119,7 +121,7 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
                                             min_score=min_score, estimate=estimate)
         motion, cameras = reconstruct(session, calibration.rig, keypoints, config)
     motion = filter_motion(motion, config)
-    run.own("points3d.npz", REFINED_CALIBRATION, "report.html",
+    run.own("points3d.npz", REFINED_CALIBRATION, "report.html", VIEWER,
             *(pattern for f in ("trc", *config.export.formats) for pattern in OUTPUT_PATTERNS[f]))
     write_points3d(motion, run.staging / "points3d.npz")
     write_trc_files(motion, run.staging)
@@ -130,12 +132,24 @@ def _reconstruct_and_write(session: Session, run: RunOutputs, config: SessionCon
         write_calibration(cameras, run.staging / REFINED_CALIBRATION)
         turns = camera_turns_deg(calibration.rig.subset(cameras.names), cameras)
     warned = people_notes + [line for line in sync_notes if line.startswith("warning")] + notes
+    write_viewer(run.staging / VIEWER, motion, cameras, session.root.name)
     write_report(run.staging / "report.html", ReportInputs(
-        calibration, cameras, keypoints, motion, min_score, estimate, warned), session.root.name)
+        calibration, cameras, keypoints, motion, min_score, estimate, warned,
+        files=_linked_outputs(run)), session.root.name)
     outputs = run.commit()
     accuracy = summarize_errors(joint_errors(motion, truth)) if truth is not None else None
     return RunResult(motion, list(keypoints.cameras), calibration, keypoints_source, outputs,
                      accuracy, turns, notes, sync_notes, people_notes)
+
+
+def _linked_outputs(run: RunOutputs) -> tuple[str, ...]:
+    """The result files the report links to: those ``run`` has staged, and those of earlier
+    runs (``mocap export``) that it keeps (the kinds it does not ``own``)."""
+    staged = {p.relative_to(run.staging).as_posix() for p in run.staging.rglob("*")
+              if p.is_file()}
+    kept = {name for name in manifest_files(run.folder) if (run.folder / name).is_file()
+            and not any(fnmatch(name, pattern) for pattern in run.owned)}
+    return linked_files(staged | kept)
 
 
 def _with_sync(config: SessionConfig, mode: str | None) -> SessionConfig:

@@ -1,10 +1,11 @@
 """``output/report.html``: a take's quality at a glance, in one self-contained page.
 
-Sections: warnings first, then the calibration, detection rate per camera over time,
-reprojection error per camera and joint, views per joint, bone lengths over time, sync offsets,
-a summary per person and still images of the 3D skeleton. The figures are plotly's, with its
-JavaScript inlined once in the page's head; the images are PNG data URIs: the page loads nothing
-from anywhere and opens offline.
+Sections: a summary first (the take's numbers and links to the files beside the report: the 3D
+viewer, points3d.npz, the exports), then the warnings, the calibration, detection rate per
+camera over time, reprojection error per camera and joint, views per joint, bone lengths over
+time, sync offsets, a summary per person and still images of the 3D skeleton. The figures are
+plotly's, with its JavaScript inlined once in the page's head; the images are PNG data URIs:
+the page loads nothing from anywhere and opens offline (its only links are to files beside it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+from urllib.parse import quote
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -22,6 +24,7 @@ from mocap.report_data import (
     calibration_rows,
     person_rows,
     still_frames,
+    summary_rows,
     sync_rows,
     warnings,
 )
@@ -41,9 +44,11 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .warnings li { color: #a30; }
 .stills img { margin: 0.3em; border: 1px solid #ddd; }
+table.summary th { text-align: left; background: #f4f4f4; }
+table.summary td { text-align: left; }
 """
-SECTIONS = ("warnings", "calibration", "detection", "reprojection", "views", "bones", "sync",
-            "people", "stills")
+SECTIONS = ("summary", "warnings", "calibration", "detection", "reprojection", "views", "bones",
+            "sync", "people", "stills")
 
 
 def write_report(path: Path, inputs: ReportInputs, title: str) -> None:
@@ -54,16 +59,15 @@ def write_report(path: Path, inputs: ReportInputs, title: str) -> None:
 def report_html(inputs: ReportInputs, title: str) -> str:
     """The whole page: every section of SECTIONS, in that order."""
     m = inputs.motion
-    head = (f"<p>{m.n_frames} frames at {m.fps:g} fps, {m.n_people} people, keypoints "
-            f"{html.escape(m.skeleton.name)} ({len(m.skeleton)}), cameras "
-            f"{html.escape(', '.join(inputs.keypoints.cameras))}. Time plots show at most "
-            f"{MAX_TIME_POINTS} points per line: a longer take is cut into blocks of "
-            f"ceil(frames / {MAX_TIME_POINTS}) frames, each shown as its mean.</p>")
+    decimation = (f"<p>Time plots show at most {MAX_TIME_POINTS} points per line: a longer "
+                  f"take ({m.n_frames} frames here) is cut into blocks of ceil(frames / "
+                  f"{MAX_TIME_POINTS}) frames, each shown as its mean.</p>")
     bodies = {
+        "summary": _summary(inputs),
         "warnings": _warnings(inputs),
         "calibration": (f"<p>{html.escape(inputs.calibration.source)}</p>"
                         + _table(calibration_rows(inputs))),
-        "detection": _figure(detection_figure(inputs)),
+        "detection": decimation + _figure(detection_figure(inputs)),
         "reprojection": ("<p>Mean distance from each camera's detections to the joints "
                          "projected back through it.</p>"
                          + _figure(camera_error_figure(inputs))
@@ -77,7 +81,7 @@ def report_html(inputs: ReportInputs, title: str) -> str:
         "people": _table(person_rows(m)),
         "stills": _stills(inputs),
     }
-    titles = {"warnings": "Warnings", "calibration": "Calibration",
+    titles = {"summary": "Summary", "warnings": "Warnings", "calibration": "Calibration",
               "detection": "Detection rate per camera over time",
               "reprojection": "Reprojection error per camera and joint",
               "views": "Views per joint", "bones": "Bone lengths over time",
@@ -88,7 +92,17 @@ def report_html(inputs: ReportInputs, title: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{STYLE}</style>\n"
             f'<script type="text/javascript">{get_plotlyjs()}</script></head>\n'
-            f"<body><h1>{html.escape(title)}</h1>\n{head}\n{sections}\n</body></html>\n")
+            f"<body><h1>{html.escape(title)}</h1>\n{sections}\n</body></html>\n")
+
+
+def _summary(inputs: ReportInputs) -> str:
+    """The take's numbers as a two-column table, and a link to each result file."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in summary_rows(inputs))
+    links = ", ".join(f'<a href="{html.escape(quote(name))}">{html.escape(name)}</a>'
+                      for name in inputs.files)
+    return (f'<table class="summary">{rows}</table>\n<p>Files: '
+            f"{links or 'none written beside this report'}.</p>")
 
 
 def _warnings(inputs: ReportInputs) -> str:
@@ -101,10 +115,10 @@ def _warnings(inputs: ReportInputs) -> str:
 
 def _stills(inputs: ReportInputs) -> str:
     frames = still_frames(inputs.motion)
-    images = skeleton_stills(inputs.motion, frames)
+    images = skeleton_stills(inputs.motion, frames, inputs.rig)
     if images is None:
-        return ("<p>No images: matplotlib is not installed (pip install matplotlib), and it "
-                "draws them.</p>")
+        return ("<p>No images: neither Open3D (the viz extra: pip install -e \".[viz]\") nor "
+                "matplotlib (pip install matplotlib) is installed, and they draw them.</p>")
     if not images:
         return "<p>No images: no joint was found in 3D.</p>"
     return '<div class="stills">' + "".join(

@@ -8,21 +8,27 @@ values (NaN left out), at its middle frame's time."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 
 import numpy as np
 from numpy.typing import NDArray
 
 from calibration.camera import CameraRig
 from mocap.calibration_stage import SessionCalibration
+from mocap.export_config import REFINED_CALIBRATION
 from mocap.keypoints import Keypoints2D
 from mocap.sync_estimation import SyncEstimate
 from mocap.take_quality import body_bone_cv, view_distances
-from rigs.motion import FILLED, TRIANGULATED, Motion3D
+from rigs.motion import FILLED, LIFTED, MISSING, TRIANGULATED, Motion3D
 
 FloatArray = NDArray[np.float64]
 MAX_TIME_POINTS = 500        # points per trace of a time plot at most
 N_STILLS = 4                 # frames of the 3D skeleton shown as images
+# the result files the summary links to (relative to the output folder), the viewer first
+LINKED = ("viewer.html", "points3d*", "skeleton*", "calibration.toml", REFINED_CALIBRATION,
+          "robot/*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +43,8 @@ class ReportInputs:
         min_score: detections scoring below this were ignored.
         sync: the offsets found from the motion, None when ``[sync]`` is off.
         notes: the run's warnings (sync edge cases, formats skipped...), one sentence each.
+        files: the output files beside the report that its summary links to (paths relative
+            to the output folder, see :func:`linked_files`).
     """
 
     calibration: SessionCalibration
@@ -46,6 +54,7 @@ class ReportInputs:
     min_score: float = 0.3
     sync: SyncEstimate | None = None
     notes: list[str] = field(default_factory=list)
+    files: tuple[str, ...] = ()
 
 
 def nan_mean(values: FloatArray, axis: int | tuple[int, ...]) -> FloatArray:
@@ -158,6 +167,40 @@ def nan_median(values: FloatArray) -> FloatArray:
     """(N, M) -> (N,) median of each row leaving NaN out; NaN where a row is all NaN."""
     return np.array([np.median(v[np.isfinite(v)]) if np.isfinite(v).any() else np.nan
                      for v in values])
+
+
+def summary_rows(inputs: ReportInputs) -> list[tuple[str, str]]:
+    """The take in a few lines: cameras, frames, people, mean reprojection error, bone-length
+    stability (the median coefficient of variation of the body's rigid bones, over people and
+    bones) and the share of the joints found in 3D that came from the lifter."""
+    m, cameras = inputs.motion, inputs.keypoints.cameras
+    found = (m.source == TRIANGULATED) & np.isfinite(m.reprojection_error)     # (F, P, J)
+    known = m.source != MISSING
+    cv = body_bone_cv(m)                                                      # (P, B')
+    seen = cv[np.isfinite(cv)]
+    lifted = (m.source == LIFTED).sum() / max(known.sum(), 1)
+    return [
+        ("cameras", f"{len(cameras)}: {', '.join(cameras)}"),
+        ("frames", f"{m.n_frames} at {m.fps:g} fps ({m.n_frames / m.fps:.1f} s)"),
+        ("people", str(m.n_people)),
+        ("keypoints", f"{m.skeleton.name} ({len(m.skeleton)} joints)"),
+        ("mean reprojection error",
+         f"{m.reprojection_error[found].mean():.2f} px over {found.sum()} triangulated joints"
+         if found.any() else "none: no joint was triangulated"),
+        ("bone-length stability",
+         f"{np.median(seen):.1%} median coefficient of variation of the lengths of "
+         f"{cv.shape[1]} rigid body bones (lower is steadier)" if seen.size else
+         "unknown: no rigid bone was seen twice"),
+        ("lifted joints", (f"{lifted:.1%} of the joints found in 3D came from the lifter "
+                           "(one camera's 2D), not from triangulation")),
+    ]
+
+
+def linked_files(names: Iterable[str]) -> tuple[str, ...]:
+    """The result files among ``names`` (paths relative to the output folder) that the summary
+    links to (:data:`LINKED`), in the order of LINKED then by name."""
+    names = sorted(set(names))
+    return tuple(n for pattern in LINKED for n in names if fnmatch(n, pattern))
 
 
 def still_frames(motion: Motion3D, n: int = N_STILLS) -> NDArray[np.int64]:

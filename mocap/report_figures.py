@@ -1,5 +1,6 @@
 """The figures of a take's report: plotly figures of :mod:`mocap.report_data`'s numbers, and
-still images of the 3D skeleton drawn with matplotlib's 3D axes (when it is installed)."""
+still images of the 3D skeleton drawn by Open3D's offscreen renderer (the ``viz`` extra) or,
+without it, with matplotlib's 3D axes (when it is installed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from calibration.camera import CameraRig
+from mocap.open3d_render import offscreen_renderer_works, render_stills
 from mocap.report_data import (
     ReportInputs,
     body_bones,
@@ -76,8 +79,18 @@ def bones_figure(motion: Motion3D) -> go.Figure:
     return fig.update_layout(height=80 + 300 * motion.n_people)
 
 
-def skeleton_stills(motion: Motion3D, frames: np.ndarray) -> list[bytes] | None:
-    """PNG images of the 3D skeletons of ``frames``; None when matplotlib is not installed."""
+def skeleton_stills(motion: Motion3D, frames: np.ndarray,
+                    rig: CameraRig | None = None) -> list[bytes] | None:
+    """PNG images of the 3D skeletons of ``frames`` (lifted joints highlighted, with the floor
+    and ``rig``'s camera frusta) drawn by Open3D's offscreen renderer where the ``viz`` extra is
+    installed and renders here; else by matplotlib; None when neither is installed."""
+    if len(frames) and offscreen_renderer_works():
+        return render_stills(motion, frames, rig)
+    return _matplotlib_stills(motion, frames)
+
+
+def _matplotlib_stills(motion: Motion3D, frames: np.ndarray) -> list[bytes] | None:
+    """The skeletons of ``frames`` on matplotlib's 3D axes; None when it is not installed."""
     if importlib.util.find_spec("matplotlib") is None:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg

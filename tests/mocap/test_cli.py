@@ -117,7 +117,7 @@ def test_a_failed_run_keeps_the_previous_outputs(session, capsys):
     assert sorted(p.name for p in (session / "output").iterdir()       # cache/: triangulation
                   if not p.name.startswith(".")) == ["cache", "points3d.npz", "points3d.trc",
                                                      "report.html", "run.json", "skeleton.bvh",
-                                                     "skeleton.fbx"]
+                                                     "skeleton.fbx", "viewer.html"]
 
 
 @pytest.mark.parametrize("options, message", [

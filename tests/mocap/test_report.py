@@ -4,72 +4,25 @@ headless Chromium (no console message, no error event, every image decoded, ever
 from __future__ import annotations
 
 import importlib.util
-import re
 import shutil
-import subprocess
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from exporters.points3d import read_points3d
 from mocap.cli import main
 from mocap.keypoints_io import read_camera_keypoints, write_camera_keypoints
 from mocap.report import SECTIONS
 from mocap.report_data import MAX_TIME_POINTS, N_STILLS, decimate
 from mocap.synthetic.sample_session import make_sample_session
+from mocap.take_quality import body_bone_cv
+from rigs.motion import TRIANGULATED
+from tests.mocap.pages import needs_chromium, open_in_chromium, references
 
-CHROMIUM = shutil.which("chromium")
 # N_STILLS frames of a 30-frame take, drawn by matplotlib where it is installed
 N_IMAGES = N_STILLS if importlib.util.find_spec("matplotlib") else 0
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-# Put first in the page's head (of a copy): records error events (script errors and resources
-# that fail to load, caught in the capture phase) and, once loaded, whether each image decoded
-# and how many plots plotly drew, as attributes of <body> that --dump-dom prints.
-PROBE = """<script>
-window.probeErrors = [];
-window.addEventListener("error", e => probeErrors.push(e.message || String(e.target.src)), true);
-window.addEventListener("load", () => {
-  const b = document.body.dataset;
-  b.images = Array.from(document.images).map(i => i.complete && i.naturalWidth > 0).join(",");
-  b.errors = probeErrors.join(" | ");
-  b.plots = Array.from(document.querySelectorAll(".plotly-graph-div"))
-    .filter(d => d.querySelector(".main-svg")).length;
-});
-</script>"""
-
-
-class _Resources(HTMLParser):
-    """Every src and href attribute of a page, and its <link> tags."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.references: list[str] = []
-        self.links = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.links += tag == "link"
-        self.references += [v or "" for k, v in attrs if k in ("src", "href")]
-
-
-def open_in_chromium(page: Path, tmp_path: Path) -> tuple[dict[str, str], list[str]]:
-    """Load a probed copy of ``page``; its <body> attributes and Chromium's console lines.
-
-    A virtual time budget lets the page's scripts and the load event run before the DOM is
-    dumped; ``--enable-logging=stderr`` prints every console message (log, warning, error and
-    uncaught exceptions alike) as an ``INFO:CONSOLE`` line."""
-    copy = tmp_path / f"probed_{page.name}"
-    copy.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>" + PROBE, 1),
-                    encoding="utf-8")
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
-                           "--dump-dom", copy.as_uri()],
-                          capture_output=True, text=True, timeout=120, check=True)
-    body = re.search(r"<body([^>]*)>", done.stdout)
-    assert body, done.stdout[:500]
-    attributes = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
-    return attributes, [line for line in done.stderr.splitlines() if "CONSOLE" in line]
 
 
 def _report(session: Path) -> str:
@@ -83,10 +36,12 @@ def test_the_report_has_every_section_and_loads_nothing_from_outside(good_run):
     assert page.count("* plotly.js v") == 1                  # the library inlined once
     assert page.count("Plotly.newPlot(") == 5   # detection, 2 of errors, views, bones
     assert page.count('<img alt="3D skeleton') == N_IMAGES
-    resources = _Resources()
-    resources.feed(page)
+    resources = references(page)
     assert resources.links == 0
-    assert all(r.startswith("data:") for r in resources.references), resources.references
+    # images are data URIs; the only other references are the summary's links to files
+    # beside the report (test_the_summary_links_to_files_that_exist)
+    outside = [r for r in resources.references if not r.startswith("data:")]
+    assert all("/" not in r and ":" not in r for r in outside), outside
     assert "camera cam_1" not in page.split('<section id="calibration">')[0]   # no warning
     assert "<td>30 of 30</td>" in page                       # person 0 fully seen
 
@@ -143,11 +98,36 @@ def test_long_takes_are_decimated_to_block_means():
     assert times[0] == pytest.approx(0.1) and times[-1] == pytest.approx(123.3)
 
 
-def test_without_matplotlib_the_page_says_so(good_run, tmp_path, monkeypatch):
+def test_without_a_renderer_the_page_says_so(good_run, tmp_path, monkeypatch):
+    """Neither Open3D nor matplotlib installed: no images, and the page says what draws them."""
     session = shutil.copytree(good_run, tmp_path / "studio")
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in (
+        "matplotlib", "open3d") else find_spec(name, *a))
     assert main(["triangulate", str(session), "-q"]) == 0
     page = _report(session)
-    assert "matplotlib is not installed" in page and "<img" not in page
+    assert "neither Open3D" in page and "matplotlib" in page and "<img" not in page
+
+
+def test_the_summary_links_to_files_that_exist(good_run):
+    """The summary at the top: the take's numbers, and a link to every result file beside the
+    report (the viewer, the 3D, the exports of the run), each of which exists."""
+    out = good_run / "output"
+    page = _report(good_run)
+    assert page.index('<section id="summary">') < page.index('<section id="warnings">')
+    summary = page.split('<section id="summary">')[1].split("</section>")[0]
+    links = references(summary).references
+    assert links[0] == "viewer.html" and "points3d.npz" in links
+    assert all((out / name).is_file() for name in links), links
+    results = {p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
+    assert set(links) == results - {"report.html", "run.json"}   # every result file linked
+    motion = read_points3d(out / "points3d.npz")
+    found = motion.source == TRIANGULATED
+    cv = body_bone_cv(motion)
+    for line in ("<th>cameras</th><td>4: cam_1, cam_2, cam_3, cam_4</td>",
+                 "<th>frames</th><td>30 at 30 fps (1.0 s)</td>", "<th>people</th><td>1</td>",
+                 (f"{motion.reprojection_error[found].mean():.2f} px over {found.sum()} "
+                  "triangulated joints"),
+                 f"{np.median(cv[np.isfinite(cv)]):.1%} median coefficient of variation",
+                 "<th>lifted joints</th><td>0.0% of the joints found in 3D"):
+        assert line in summary, line
