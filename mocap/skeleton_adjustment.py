@@ -49,8 +49,9 @@ from calibration.rotations import rodrigues_to_matrix, skew
 from mocap.errors import ConfigError
 from mocap.keypoints import Keypoints2D
 from mocap.robust_triangulation import _prepare, unswap
+from mocap.single_views import with_single_views
 from mocap.triangulation import reprojection_error
-from rigs.motion import LIFTED, TRIANGULATED, Motion3D
+from rigs.motion import LIFTED, Motion3D
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -67,12 +68,6 @@ MAD_TO_SIGMA = 1.4826
 # A bone's length error beyond this (metres) is a wrong joint more likely than a bent bone: the
 # bone term turns robust (the reprojection loss's kind) there and stops dragging the other joint.
 BONE_LOSS_M = 0.01
-# A single view must pass within this share of each rigid bone's length (plus the floor) of
-# the bone's other joint, and within TRACK_M of the joint's own track interpolated in time:
-# else it is a wrong detection (CMU takes with 8 % confident outliers: one such view placed a
-# heel 378 mm off, the rest are within 13 mm).
-REACH_SHARE, REACH_FLOOR_M = 1.25, 0.02
-TRACK_M = 0.1
 CONVERGED = 1e-4                        # relative change of the cost that ends the iterations
 # A rejected step whose quadratic model promised less than this share of the cost ends the
 # iterations: near the minimum the robust losses' reweighting outweighs such gains (CMU takes
@@ -200,7 +195,7 @@ def fit_skeleton(rig: CameraRig, keypoints: Keypoints2D, motion: Motion3D,
         xy = unswap(xy, swapped, keypoints.skeleton.mirror)
     if config.single_view and config.bone_weight > 0:           # the bones place them
         motion, views_kept = with_single_views(rig, xy, keypoints.score >= min_score, motion,
-                                               views_kept)
+                                               views_kept, ~flexible_links(motion), lifted)
     prior = np.full(motion.xyz.shape, np.nan)
     if lifted is not None:
         held = np.isfinite(lifted).all(-1) & (motion.n_views < 2)               # (F, P, J)
@@ -455,90 +450,6 @@ def _inverse_blocks(H: csr_matrix, n: int) -> FloatArray:
         for b in range(3):
             block[:, a, b] = H.diagonal(b - a)[min(a, b):3 * n:3][:n]
     return np.linalg.inv(block)
-
-
-def with_single_views(rig: CameraRig, xy: FloatArray, usable: BoolArray, motion: Motion3D,
-                      views_kept: BoolArray) -> tuple[Motion3D, BoolArray]:
-    """The motion and views with the joints one camera saw added (see the module's doc).
-
-    Each starts on its view's ray at the point nearest its own track interpolated in time
-    (linearly between the frames it was triangulated in, held at the ends).
-
-    Args:
-        xy: (C, F, P, J, 2) pixels; usable: (C, F, P, J) views good enough to place a joint.
-        motion: xyz (F, P, J, 3) triangulated; views_kept (C, F, P, J) its views.
-    Returns:
-        The motion with those joints started (n_views 1), and the views with theirs kept.
-    """
-    present = np.isfinite(motion.xyz).all(-1)                              # (F, P, J)
-    usable = usable & np.isfinite(xy).all(-1)
-    bones = np.asarray(motion.skeleton.bones).reshape(-1, 2)
-    n_joints = len(motion.skeleton)
-    linked = np.zeros((motion.n_people, n_joints, n_joints), bool)         # rigid bones
-    rigid = ~flexible_links(motion)                                        # (P, B)
-    linked[:, bones[:, 0], bones[:, 1]] = linked[:, bones[:, 1], bones[:, 0]] = rigid
-    tied = (present[:, :, None, :] & linked[None]).any(-1)                 # (F, P, J)
-    track = _interpolated(motion.xyz)
-    single = ~present & (usable.sum(0) == 1) & tied & np.isfinite(track).all(-1)
-    if not single.any():
-        return motion, views_kept
-    camera = np.argmax(usable, axis=0)[single]                            # (S,)
-    ideal = np.stack([cam.undistort(xy[c][single]) for c, cam in enumerate(rig)])
-    ray = np.concatenate([ideal[camera, np.arange(len(camera))], np.ones((len(camera), 1))], -1)
-    ray = np.einsum("sji,sj->si", rig.extrinsics[camera, :, :3], ray)     # R^T (u, v, 1)
-    ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
-    centre = rig.centers[camera]
-    # a view no rigid neighbour can reach, or far off the joint's own track, is a wrong one
-    frame, person, single_joint = np.nonzero(single)
-    others = motion.xyz[frame, person]                                    # (S, J, 3)
-    reach = np.full((motion.n_people, n_joints, n_joints), np.inf)
-    lengths = _median_lengths(motion)                                      # (P, B)
-    reach[:, bones[:, 0], bones[:, 1]] = reach[:, bones[:, 1], bones[:, 0]] = np.where(
-        rigid, REACH_SHARE * lengths + REACH_FLOOR_M, np.inf)
-    fits = ((_ray_distance(others, centre[:, None], ray[:, None]) <= reach[person, single_joint])
-            | ~np.isfinite(others).all(-1)).all(-1)
-    fits &= _ray_distance(track[single], centre, ray) <= TRACK_M
-    single[single] = fits
-    camera, centre, ray = camera[fits], centre[fits], ray[fits]
-    depth = np.maximum(np.einsum("si,si->s", track[single] - centre, ray), 1e-3)
-    xyz, n_views = motion.xyz.copy(), motion.n_views.copy()
-    xyz[single], n_views[single] = centre + depth[:, None] * ray, 1
-    source = np.where(single, TRIANGULATED, motion.source)
-    kept = views_kept.copy()
-    kept[:, single] = usable[:, single]
-    return replace(motion, xyz=xyz, n_views=n_views, source=source), kept
-
-
-def _ray_distance(points: FloatArray, centre: FloatArray, ray: FloatArray) -> FloatArray:
-    """(...) metres from points (..., 3) to the rays from ``centre`` along unit ``ray``."""
-    offset = points - centre
-    along = np.einsum("...i,...i->...", offset, ray)[..., None] * ray
-    return np.linalg.norm(offset - along, axis=-1)
-
-
-def _median_lengths(motion: Motion3D) -> FloatArray:
-    """(P, B) each link's median length over the frames that have both its joints."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)                   # links never seen
-        return np.nanmedian(motion.skeleton.bone_lengths(motion.xyz), axis=0)
-
-
-def _interpolated(xyz: FloatArray) -> FloatArray:
-    """(F, ...) positions with each missing frame linearly interpolated between the nearest
-    frames it has on either side (the nearest one at the ends); NaN where it has none."""
-    frames = np.arange(len(xyz)).reshape((-1,) + (1,) * (xyz.ndim - 2))
-    valid = np.isfinite(xyz).all(-1)
-    before = np.maximum.accumulate(np.where(valid, frames, -1), axis=0)
-    after = np.minimum.accumulate(np.where(valid, frames, len(xyz))[::-1], axis=0)[::-1]
-    before, after = np.where(before < 0, after, before), np.where(after >= len(xyz), before, after)
-    if not len(xyz):
-        return xyz.copy()
-    a = np.take_along_axis(xyz, np.clip(before, 0, len(xyz) - 1)[..., None], axis=0)
-    b = np.take_along_axis(xyz, np.clip(after, 0, len(xyz) - 1)[..., None], axis=0)
-    share = np.where(after > before, (frames - before) / np.maximum(after - before, 1), 0.0)
-    out = a + share[..., None] * (b - a)
-    out[(before < 0) | (before >= len(xyz))] = np.nan
-    return out
 
 
 def flexible_links(motion: Motion3D) -> BoolArray:

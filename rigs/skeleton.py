@@ -57,6 +57,17 @@ class Skeleton:
         return perm
 
     @property
+    def top_down(self) -> list[int]:
+        """Joint indices with every parent before its children."""
+        depth = np.zeros(len(self.parents), int)
+        for j in range(len(self.parents)):
+            p = self.parents[j]
+            while p >= 0:
+                depth[j] += 1
+                p = self.parents[p]
+        return [int(j) for j in np.argsort(depth, kind="stable")]
+
+    @property
     def anatomy(self) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """(B,) bones joining two joints of one rigid body part, and (B,) bones whose two joints
         the table of body parts knows (the others' rigidity is for the data to tell)."""
