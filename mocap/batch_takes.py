@@ -32,10 +32,13 @@ from mocap.session import Session
 
 SESSION_MARKERS = ("session.toml", "calibration", "videos", "keypoints2d")
 RECORD = Path("cache") / "batch.json"
-# what a run computes besides detection and triangulation: a change redoes the takes
+# what a run computes and writes besides detection and triangulation: a change redoes the
+# takes (an upgrade's new report or viewer reaches every take)
 PIPELINE_VERSION = code_version(("mocap.pipeline", "mocap.filtering", "mocap.association",
                                  "mocap.sync_estimation", "mocap.export_stage",
-                                 "mocap.keypoints_stage", "mocap.calibration_stage"))
+                                 "mocap.keypoints_stage", "mocap.calibration_stage",
+                                 "mocap.report", "mocap.report_data", "mocap.report_figures",
+                                 "mocap.viewer", "mocap.viewer_data"))
 NO_TAKES = ("a take is a session folder holding calibration/ and keypoints2d/ (or videos/), "
             "or a session.toml; give such folders or folders above them")
 
