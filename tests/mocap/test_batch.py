@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -25,6 +24,7 @@ from mocap.batch_takes import detection_cameras, find_takes
 from mocap.batch_work import detect_camera
 from mocap.cli import main
 from mocap.synthetic.sample_session import make_sample_session
+from tests.mocap.videos import write_first_frames
 
 GOOD = ("take_a", "take_b")
 BROKEN = "take_broken"
@@ -242,21 +242,6 @@ def test_takes_are_found_below_folders_but_not_inside_a_take(tmp_path):
     assert find_takes([tmp_path, tmp_path / "take3"]) == [p.resolve() for p in expected]
 
 
-def _first_frames(source: Path, target: Path, n_frames: int) -> None:
-    """The first ``n_frames`` of a real video, at full size (the size it was calibrated at)."""
-    capture = cv2.VideoCapture(str(source))
-    writer = None
-    for _ in range(n_frames):
-        ok, frame = capture.read()
-        assert ok, f"{source} has fewer than {n_frames} frames"
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 60,
-                                     (frame.shape[1], frame.shape[0]))
-        writer.write(frame)
-    writer.release()
-    capture.release()
-
-
 @pytest.fixture(scope="module")
 def video_take(shared_data, tmp_path_factory) -> Path:
     """2 cameras of the Pose2Sim demo: 12 frames of video each, the studio's calibration."""
@@ -264,8 +249,8 @@ def video_take(shared_data, tmp_path_factory) -> Path:
     (take / "videos").mkdir(parents=True)
     demo = shared_data / "pose2sim_demo"
     for cam in ("01", "02"):
-        _first_frames(demo / "single_person" / "videos" / f"cam{cam}.mp4",
-                      take / "videos" / f"cam_{cam}.mp4", VIDEO_FRAMES)
+        write_first_frames(demo / "single_person" / "videos" / f"cam{cam}.mp4",
+                           take / "videos" / f"cam_{cam}.mp4", VIDEO_FRAMES)
     rig = import_calibration(demo / "calibration" / "Calib.qca.txt")
     write_calibration(rig.subset(["cam_01", "cam_02"]), take / "calibration" / "calibration.toml")
     (take / "session.toml").write_text(f"[detection]\nchunk_frames = {VIDEO_FRAMES // 2}\n")

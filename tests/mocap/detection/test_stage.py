@@ -16,33 +16,18 @@ import pytest
 
 from mocap.cli import main
 from mocap.detection import video as video_module
+from tests.mocap.videos import write_first_frames
 
 N_FRAMES, CHUNK = 24, 8        # 3 chunks per camera: enough to kill a run between two of them
 SETTINGS = f"[detection]\nworkers = 1\nchunk_frames = {CHUNK}\n"
-
-
-def _trimmed_video(source: Path, target: Path, n_frames: int = N_FRAMES) -> None:
-    """The first frames of a real video, at half size (keeps the tests quick)."""
-    capture = cv2.VideoCapture(str(source))
-    writer = None
-    for _ in range(n_frames):
-        ok, frame = capture.read()
-        assert ok, f"{source} has fewer than {n_frames} frames"
-        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2))
-        if writer is None:
-            writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), 60,
-                                     (frame.shape[1], frame.shape[0]))
-        writer.write(frame)
-    writer.release()
-    capture.release()
 
 
 @pytest.fixture(scope="module")
 def videos(shared_data, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("videos")
     for cam in ("cam01", "cam02"):
-        _trimmed_video(shared_data / "pose2sim_demo/single_person/videos" / f"{cam}.mp4",
-                       folder / f"{cam}.mp4")
+        write_first_frames(shared_data / "pose2sim_demo/single_person/videos" / f"{cam}.mp4",
+                           folder / f"{cam}.mp4", N_FRAMES, shrink=2)     # half size: quick
     return folder
 
 
