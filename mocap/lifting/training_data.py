@@ -22,7 +22,6 @@ from rigs.skeleton import Skeleton
 FloatArray = NDArray[np.float64]
 IMAGE_SIZES = ((1280, 720), (1920, 1080), (640, 480), (1080, 1920))
 CAMERAS_PER_BATCH = 16
-PLACE_M = 0.3               # std (metres) of a window's place about the point the cameras aim at
 BODY_M = 1.8                # a body's height, for framing
 
 
@@ -39,6 +38,9 @@ class Spoiling:
     bone_scale: float = 0.08                             # each bone, +- this fraction
     camera_distance_m: tuple[float, float] = (2.0, 8.0)   # a batch's cameras within 10 % of one
     camera_height_m: tuple[float, float] = (0.3, 3.0)
+    # std of a window's place about the point the cameras aim at, in camera distances: people
+    # walk about a studio, to its cameras and out of their views
+    place: float = 0.3
     # share of the image's height a standing body spans: cameras frame the people they film
     framing: tuple[float, float] = (0.3, 0.9)
 
@@ -59,6 +61,7 @@ def sample_batch(clips: list[FloatArray], rng: np.random.Generator, batch: int,
                      skeleton.indices(ROOT_JOINTS))                             # (B, T, J, 3)
     world = _vary_bodies(world, rng, spoiling, skeleton)
     distance = rng.uniform(*spoiling.camera_distance_m)
+    world[..., :2] += rng.normal(0.0, spoiling.place * distance, (batch, 1, 1, 2))
     size = IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))]
     focal = np.array(spoiling.framing) * size[1] * distance / BODY_M
     rig = studio_rig(CAMERAS_PER_BATCH, radius=(0.9 * distance, 1.1 * distance),
@@ -83,8 +86,7 @@ def sample_batch(clips: list[FloatArray], rng: np.random.Generator, batch: int,
 def _windows(clips: list[FloatArray], rng: np.random.Generator, batch: int, length: int,
              root: list[int]) -> FloatArray:
     """(B, length, J, 3) windows drawn in proportion to the clips' lengths, edge frames repeated
-    where a window runs past a clip's end, each moved so its root is within PLACE_M or so of the
-    origin."""
+    where a window runs past a clip's end, each moved so its root's mean is over the origin."""
     sizes = np.array([len(c) for c in clips])
     clip = rng.choice(len(clips), size=batch, p=sizes / sizes.sum())
     start = (rng.random(batch) * (sizes[clip] + length - 1)).astype(int) - (length - 1)
@@ -93,8 +95,6 @@ def _windows(clips: list[FloatArray], rng: np.random.Generator, batch: int, leng
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)                       # hips unseen
         centre = np.nan_to_num(np.nanmean(world[..., root, :].mean(-2), axis=1))  # (B, 3)
-    # about the middle of the cameras' view, some at its edges (partly out of the image)
-    centre[:, :2] -= rng.normal(0.0, PLACE_M, (batch, 2))
     return world - np.array([1.0, 1.0, 0.0]) * centre[:, None, None]
 
 
@@ -106,7 +106,7 @@ def _vary_bodies(world: FloatArray, rng: np.random.Generator, spoiling: Spoiling
     bone = 1.0 + rng.uniform(-spoiling.bone_scale, spoiling.bone_scale, (n, len(skeleton)))
     bone = (bone + bone[:, skeleton.mirror]) / 2                               # both sides alike
     varied = world.copy()
-    for j in _top_down(skeleton.parents):
+    for j in skeleton.top_down:
         p = skeleton.parents[j]
         if p >= 0:
             varied[:, :, j] = varied[:, :, p] + bone[:, None, j, None] * (world[:, :, j]
@@ -121,17 +121,6 @@ def _vary_bodies(world: FloatArray, rng: np.random.Generator, spoiling: Spoiling
     turn[:, 0, 0], turn[:, 0, 1], turn[:, 1, 0], turn[:, 1, 1], turn[:, 2, 2] = (
         cos, -sin, sin, cos, 1.0)
     return np.einsum("nij,ntkj->ntki", turn, varied)
-
-
-def _top_down(parents: tuple[int, ...]) -> list[int]:
-    """Joint indices with every parent before its children."""
-    depth = np.zeros(len(parents), int)
-    for j in range(len(parents)):
-        p = parents[j]
-        while p >= 0:
-            depth[j] += 1
-            p = parents[p]
-    return list(np.argsort(depth, kind="stable"))
 
 
 def _spoil(ideal: FloatArray, rng: np.random.Generator, spoiling: Spoiling,

@@ -48,9 +48,9 @@ def test_held_out_motion_is_lifted_where_the_pose2sim_cameras_see_it(pose2sim_sc
     assert result.frames > 0.8 * 4 * sum(len(c) for c in clips)
 
 
-# Not met by the shipped weights (12,000 steps on 8 CMU clips, 23 minutes): measured MPJPE 218.0
-# mm, PA-MPJPE 111.3 mm (131_03: 169.9 / 76.1; 85_14, martial arts: 234.8 / 123.4). Issue 20
-# stays open on it.
+# Not met by the shipped weights (12,000 steps on 8 CMU clips, 23 minutes unloaded): measured
+# MPJPE 173.2 mm, PA-MPJPE 102.1 mm (131_03: 133.7 / 71.8; 85_14, martial arts: 186.8 / 112.7).
+# Issue 20 stays open on it.
 @pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 1")
 def test_held_out_motion_through_the_pose2sim_cameras(pose2sim_score):
     """Acceptance 1: clips never trained on, projected through the Pose2Sim studio's four
