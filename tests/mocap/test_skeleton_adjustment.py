@@ -161,3 +161,23 @@ def test_settings_are_checked_and_read_from_session_toml(tmp_path):
     with pytest.raises(ConfigError, match=r"did you mean 'bone_weight'"):
         SessionConfig.load(tmp_path / "session.toml")
     assert SessionConfig().skeleton.enabled                   # on: it measures better (above)
+
+
+@pytest.mark.parametrize("refine_cameras", [False, True])
+def test_long_takes_solve_by_conjugate_gradients_to_the_same_answer(truth, monkeypatch,
+                                                                     refine_cameras):
+    """A take too long for the sparse LU (DIRECT_UNKNOWNS, lowered here to reach the iterative
+    path on a short take) gets the same adjustment, joints and cameras, within 0.01 mm: the
+    iterations stop at a 1e-8 relative residual, far below the millimetres that matter."""
+    import mocap.skeleton_adjustment as adjustment
+    rig = studio_rig(4, seed=2)
+    kp = observe(rig, truth, DETECTOR_LIKE, seed=2)
+    found = triangulate_views(rig, kp)
+    config = SkeletonConfig(refine_cameras=refine_cameras)
+    exact = fit_skeleton(rig, kp, found.motion, found.kept, config, swapped=found.swapped)
+    monkeypatch.setattr(adjustment, "DIRECT_UNKNOWNS", 0)
+    iterative = fit_skeleton(rig, kp, found.motion, found.kept, config, swapped=found.swapped)
+    assert np.array_equal(np.isnan(iterative.motion.xyz), np.isnan(exact.motion.xyz))
+    assert np.nanmax(np.abs(iterative.motion.xyz - exact.motion.xyz)) < 1e-5
+    for a, b in zip(iterative.rig, exact.rig, strict=True):
+        assert np.abs(a.R - b.R).max() < 1e-8
