@@ -10,10 +10,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Self
 
 PARENT_POLL_S = 0.5     # how often a worker checks that the batch process still lives
@@ -42,8 +44,8 @@ class ProcessExecutor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> int:
         """Start ``fn(*args)`` (an importable function, picklable arguments) in a new process."""
         receive, send = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=_work, args=(send, os.getpid(), fn, args),
-                                         daemon=True)
+        process = self._context.Process(target=_work, args=(send, os.getpid(), blender_paths(),
+                                                             fn, args), daemon=True)
         process.start()
         send.close()
         self._next += 1
@@ -81,7 +83,24 @@ def _exit_reason(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def _work(send: Connection, parent: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def blender_paths() -> list[str]:
+    """The entries of ``sys.path`` that importing Blender's ``bpy`` added (its bundled scripts
+    and the user's Blender add-ons). A spawned process starts with its parent's ``sys.path``;
+    with these on it before ``import bpy``, the bundled ``scripts/modules/bpy`` folder hides
+    the real module and the import fails (a test process that exported an FBX, then batched)."""
+    bpy = sys.modules.get("bpy")
+    if bpy is None or bpy.__file__ is None:
+        return []
+    # the outermost folder named bpy: the installed package (its module is its scripts' copy)
+    package = next((p for p in reversed(Path(bpy.__file__).parents) if p.name == "bpy"),
+                   Path(bpy.__file__).parent)
+    roots = (package, Path.home() / ".config" / "blender")
+    return [p for p in sys.path if any(Path(p).is_relative_to(root) for root in roots)]
+
+
+def _work(send: Connection, parent: int, foreign: list[str], fn: Callable[..., Any],
+          args: tuple[Any, ...]) -> None:
+    sys.path[:] = [p for p in sys.path if p not in foreign]
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     result = fn(*args)
     send.send(result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import signal
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -276,6 +277,9 @@ def serve(folder: Path, page: str = VIEWER, port: int = 0) -> None:
     """Serve ``folder`` over HTTP on 127.0.0.1 only (a free port unless ``port``), print the
     page's address and block until Ctrl-C, which ends it cleanly."""
     handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    # Ctrl-C stops it even where this process was started with SIGINT ignored (as a background
+    # job or a child of a process that ignores it inherits it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         print(f"serving {folder} at http://127.0.0.1:{server.server_address[1]}/{page} "
               "(Ctrl-C stops)", flush=True)

@@ -245,11 +245,18 @@ def test_bad_input_is_a_clear_error(good_run, tmp_path, capsys, spoil, args, mes
     assert not (session / "output" / "viewer.html").exists()
 
 
+def _signals_as_a_shell_gives_them() -> None:
+    """In the child before it runs: no signal blocked (a mask is inherited across exec, and
+    earlier tests' threads may leave one on the test process)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def test_serve_serves_the_output_folder_on_localhost_until_ctrl_c(good_run, tmp_path):
     session = shutil.copytree(good_run, tmp_path / "studio")
     server = subprocess.Popen([sys.executable, "-m", "mocap.cli", "view", str(session),
                                "--serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).parents[2])
+                              text=True, cwd=Path(__file__).parents[2],
+                              preexec_fn=_signals_as_a_shell_gives_them)  # noqa: PLW1509
     try:
         assert server.stdout.readline().startswith("wrote ")
         url = re.search(r"http://127\.0\.0\.1:\d+/viewer\.html", server.stdout.readline())
