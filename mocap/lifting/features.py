@@ -5,7 +5,10 @@ Input per frame and joint: the joint's ideal image coordinates (undistorted, at 
 focal length and the lens are gone) minus the centroid of the frame's seen joints, divided by
 the window's size of the person (the median over frames of the seen joints' RMS distance from
 their centroid), and a 1/0 flag for seen; then the centroid itself (where in the view the person
-is: the perspective the pose is seen under). Output per frame: each joint's camera coordinates
+is: the perspective the pose is seen under), the log of the window's size (how far the person
+is, for a body of usual size: how strong the perspective is) and the world's up direction in the
+camera's frame (the camera's pitch and roll: what is upright for a body standing on the floor;
+the world is Z up, as every calibration here makes it). Output per frame: each joint's camera coordinates
 (x right, y down, z forward, metres) minus the root's, the root being the hips' midpoint.
 """
 
@@ -16,6 +19,7 @@ import warnings
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.camera import Camera
 from rigs.skeleton import Skeleton, get_skeleton
 
 FloatArray = NDArray[np.float64]
@@ -30,19 +34,21 @@ def lift_skeleton() -> Skeleton:
 
 
 def n_features(n_joints: int) -> int:
-    """Input channels per frame: (x, y, seen) per joint plus the centroid (x, y)."""
-    return 3 * n_joints + 2
+    """Input channels per frame: (x, y, seen) per joint, the centroid (x, y), the log size and
+    the up direction (x, y, z)."""
+    return 3 * n_joints + 6
 
 
-def input_features(ideal: FloatArray) -> FloatArray:
+def input_features(ideal: FloatArray, up: FloatArray) -> FloatArray:
     """Network input from ideal image coordinates.
 
     Args:
         ideal: (..., F, J, 2) undistorted coordinates at z = 1 of a window of F consecutive
             frames; NaN where not seen.
+        up: (..., 3) the world's +Z in the camera's frame (:func:`camera_up`).
     Returns:
-        (..., F, 3 J + 2) features, the person's size being the median over the window's
-        frames; a frame with fewer than MIN_SEEN joints is all zeros.
+        (..., F, 3 J + 6) features, the person's size being the median over the window's
+        frames; a frame with fewer than MIN_SEEN joints is all zeros but for the size.
     """
     centre, size, seen = _frame_stats(ideal)
     with warnings.catch_warnings():
@@ -52,7 +58,14 @@ def input_features(ideal: FloatArray) -> FloatArray:
     xy = np.where(seen[..., None], (ideal - centre[..., None, :]) / scale, 0.0)
     flat = np.concatenate([xy, seen[..., None].astype(float)], -1)            # (..., F, J, 3)
     flat = flat.reshape(flat.shape[:-2] + (-1,))
-    return np.concatenate([flat, np.nan_to_num(centre)], -1)
+    log_size = np.broadcast_to(np.log(scale[..., 0]), flat.shape[:-1] + (1,))
+    up = np.broadcast_to(np.asarray(up, float)[..., None, :], flat.shape[:-1] + (3,))
+    return np.concatenate([flat, np.nan_to_num(centre), log_size, up], -1)
+
+
+def camera_up(camera: Camera) -> FloatArray:
+    """(3,) the world's up direction (+Z) in ``camera``'s frame."""
+    return camera.R[:, 2]
 
 
 def _frame_stats(ideal: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:

@@ -8,7 +8,7 @@ from numpy.typing import NDArray
 
 from calibration.camera import Camera
 from mocap.errors import InputError
-from mocap.lifting.features import LIFT_FPS, MIN_SEEN, input_features
+from mocap.lifting.features import LIFT_FPS, MIN_SEEN, camera_up, input_features
 from mocap.lifting.weights import Lifter
 from rigs.skeleton import Skeleton
 
@@ -35,12 +35,12 @@ def lift_pixels(lifter: Lifter, camera: Camera, pixels: FloatArray, skeleton: Sk
         raise InputError(f"the lifter reads {', '.join(missing)}, which keypoint set "
                          f"{skeleton.name} does not have")
     ideal = camera.undistort(pixels[:, skeleton.indices(lifter.joints)])       # (F, L, 2)
-    return lift_ideal(lifter, ideal, fps)
+    return lift_ideal(lifter, ideal, camera_up(camera), fps)
 
 
-def lift_ideal(lifter: Lifter, ideal: FloatArray, fps: float) -> FloatArray:
-    """(F, L, 2) ideal image coordinates at ``fps`` -> (F, L, 3) root-relative camera
-    coordinates.
+def lift_ideal(lifter: Lifter, ideal: FloatArray, up: FloatArray, fps: float) -> FloatArray:
+    """(F, L, 2) ideal image coordinates at ``fps`` of a camera whose frame has the world's up
+    along ``up`` (3,) -> (F, L, 3) root-relative camera coordinates.
 
     Each frame is lifted from the window of frames around it (the take's ends repeated to fill
     the first and last windows), each window made into features on its own exactly as in
@@ -51,11 +51,11 @@ def lift_ideal(lifter: Lifter, ideal: FloatArray, fps: float) -> FloatArray:
     step = max(1, round(fps / LIFT_FPS))
     out = np.empty(ideal.shape[:-1] + (3,))
     for offset in range(step):
-        out[offset::step] = _lift_window_rate(lifter, ideal[offset::step])
+        out[offset::step] = _lift_window_rate(lifter, ideal[offset::step], up)
     return out
 
 
-def _lift_window_rate(lifter: Lifter, ideal: FloatArray) -> FloatArray:
+def _lift_window_rate(lifter: Lifter, ideal: FloatArray, up: FloatArray) -> FloatArray:
     """:func:`lift_ideal` of a take at about LIFT_FPS."""
     shape = lifter.network.shape
     field = shape.receptive_field
@@ -68,7 +68,7 @@ def _lift_window_rate(lifter: Lifter, ideal: FloatArray) -> FloatArray:
         for start in range(0, len(ideal), CHUNK):
             part = np.moveaxis(windows[start:start + CHUNK], -1, 1)             # (n, R, L, 2)
             out[start:start + CHUNK] = lifter.network.one_frame(
-                torch.from_numpy(input_features(part)).float()).double().numpy()
+                torch.from_numpy(input_features(part, up)).float()).double().numpy()
     seen = np.isfinite(ideal).all(-1).sum(-1) >= MIN_SEEN                     # (F,)
     nearby = np.convolve(seen, np.ones(field), mode="same") > 0
     return np.where(nearby[:, None, None], out, np.nan)

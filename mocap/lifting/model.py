@@ -24,10 +24,12 @@ class LifterShape:
     """The network's size: what a weights file must match to be loaded."""
 
     n_joints: int = 17
-    channels: int = 256
+    channels: int = 384
     dilations: tuple[int, ...] = (3, 9)     # kernel 3 everywhere: 1 + 2 (1 + 3 + 9) = 27 frames
     causal: bool = False
-    dropout: float = 0.15
+    # the network underfits its varied training data (no dropout: 187.7 mm MPJPE on the
+    # Pose2Sim cameras after 3,000 steps against 192.2 with 0.15)
+    dropout: float = 0.0
 
     @property
     def receptive_field(self) -> int:
@@ -38,7 +40,7 @@ class LifterShape:
 
 
 class TemporalLifter(nn.Module):
-    """(B, T, 3 J + 2) features -> (B, T - receptive_field + 1, J, 3) root-relative metres."""
+    """(B, T, 3 J + 6) features -> (B, T - receptive_field + 1, J, 3) root-relative metres."""
 
     def __init__(self, shape: LifterShape) -> None:
         super().__init__()
@@ -63,7 +65,7 @@ class TemporalLifter(nn.Module):
         return self._joints(self.shrink(x))
 
     def one_frame(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, receptive_field, 3 J + 2) windows -> (B, J, 3): ``forward``'s one output, with
+        """(B, receptive_field, 3 J + 6) windows -> (B, J, 3): ``forward``'s one output, with
         each kernel's taps as a stride instead of a dilation."""
         x = self._strided(self.expand, windows.transpose(1, 2))                   # (B, C, 9)
         for block in self.blocks:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mocap.lifting.features import ROOT_JOINTS, input_features, lift_skeleton, root_relative
+from mocap.lifting.features import (
+    ROOT_JOINTS,
+    camera_up,
+    input_features,
+    lift_skeleton,
+    root_relative,
+)
 from mocap.synthetic.studio import studio_rig
 from rigs.skeleton import Skeleton
 
@@ -38,6 +44,7 @@ class Spoiling:
     bone_scale: float = 0.08                             # each bone, +- this fraction
     camera_distance_m: tuple[float, float] = (2.0, 8.0)   # a batch's cameras within 10 % of one
     camera_height_m: tuple[float, float] = (0.3, 3.0)
+    camera_roll_deg: float = 30.0                        # about the optical axis, either way
     # std of a window's place about the point the cameras aim at, in camera distances: people
     # walk about a studio, to its cameras and out of their views
     place: float = 0.3
@@ -54,7 +61,7 @@ def sample_batch(clips: list[FloatArray], rng: np.random.Generator, batch: int,
         clips: each (F, J, 3) world keypoints (Z up, metres) of the lift set, F >= 1.
         receptive_field: frames per window; the output frame is its centre (last if causal).
     Returns:
-        inputs (B, receptive_field, 3 J + 2) and targets (B, J, 3) root-relative metres.
+        inputs (B, receptive_field, 3 J + 6) and targets (B, J, 3) root-relative metres.
     """
     skeleton = lift_skeleton()
     world = _windows(clips, rng, batch, receptive_field,
@@ -66,11 +73,13 @@ def sample_batch(clips: list[FloatArray], rng: np.random.Generator, batch: int,
     focal = np.array(spoiling.framing) * size[1] * distance / BODY_M
     rig = studio_rig(CAMERAS_PER_BATCH, radius=(0.9 * distance, 1.1 * distance),
                      height=spoiling.camera_height_m, target=(0.0, 0.0, 1.0), size=size,
-                     focal_px=(float(focal[0]), float(focal[1])), seed=int(rng.integers(2**31)))
+                     focal_px=(float(focal[0]), float(focal[1])),
+                     roll_deg=spoiling.camera_roll_deg, seed=int(rng.integers(2**31)))
     which = rng.integers(len(rig), size=batch)                                 # camera per window
     ideal = np.full(world.shape[:-1] + (2,), np.nan)
     camera_xyz = np.empty_like(world)
     focal = np.empty(batch)
+    up = np.empty((batch, 3))
     for c, camera in enumerate(rig):
         mine = which == c
         camera_xyz[mine] = camera.world_to_camera(world[mine])
@@ -78,9 +87,10 @@ def sample_batch(clips: list[FloatArray], rng: np.random.Generator, batch: int,
         ideal[mine] = np.where(inside[..., None], camera_xyz[mine][..., :2]
                                / camera_xyz[mine][..., 2:], np.nan)
         focal[mine] = camera.K[0, 0]
+        up[mine] = camera_up(camera)
     ideal = _spoil(ideal, rng, spoiling, skeleton.mirror, 1.0 / focal)
     out = receptive_field - 1 if causal else receptive_field // 2
-    return input_features(ideal), root_relative(camera_xyz[:, out], skeleton)
+    return input_features(ideal, up), root_relative(camera_xyz[:, out], skeleton)
 
 
 def _windows(clips: list[FloatArray], rng: np.random.Generator, batch: int, length: int,

@@ -19,7 +19,7 @@ from mocap.lifting.features import lift_skeleton
 from mocap.lifting.model import LifterShape, TemporalLifter
 
 SHIPPED = Path(__file__).resolve().parent / "data" / "lifter.pt"
-FORMAT = "mocap-lifter-1"
+FORMAT = "mocap-lifter-2"       # 2: the log size and the up direction joined the inputs
 
 
 @dataclass

@@ -60,7 +60,8 @@ def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, floa
                size: tuple[int, int] = (1280, 720),
                focal_px: tuple[float, float] = (800.0, 1400.0),
                k1: tuple[float, float] = (-0.35, 0.1), k2: tuple[float, float] = (-0.05, 0.15),
-               tangential: float = 1e-3, seed: int = 0, prefix: str = "cam") -> CameraRig:
+               tangential: float = 1e-3, roll_deg: float = 0.0, seed: int = 0,
+               prefix: str = "cam") -> CameraRig:
     """``n`` studio cameras with varied lenses, on a full ring (``span_deg`` 360) or on an arc
     of ``span_deg`` degrees in front of the volume (centred on the world +x direction).
 
@@ -68,12 +69,15 @@ def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, floa
     are drawn uniformly from the given ranges (k3 = 0, tangential terms within
     +-``tangential``; a lens whose distortion would fold back inside the image is drawn again);
     principal points lie within 2 % of the image centre, pixels are square to 0.2 %. Cameras
-    look at ``target`` give or take 0.15 m.
+    look at ``target`` give or take 0.15 m, each turned about its optical axis by up to
+    ``roll_deg`` either way (0: the image's up as near world +Z as it goes; a tilted tripod head
+    or a hand-held phone is not).
 
     Returns:
         CameraRig with cameras named ``{prefix}_{i}`` (i from 1).
     """
     rng = np.random.default_rng(seed)
+    roll = np.random.default_rng((seed, 1)).uniform(-roll_deg, roll_deg, n)  # the same rig, turned
     w, h = size
     if span_deg >= 360.0:
         angles = 2 * np.pi * np.arange(n) / n + rng.uniform(-0.1, 0.1, n)
@@ -84,6 +88,7 @@ def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, floa
         r = rng.uniform(*radius)
         eye = np.array([r * np.cos(angle), r * np.sin(angle), rng.uniform(*height)])
         R, t = look_at(eye, np.asarray(target) + rng.uniform(-0.15, 0.15, 3))
+        R, t = _rolled(R, t, np.radians(roll[i]))
         fx = rng.uniform(*focal_px)
         K = np.array([[fx, 0.0, w / 2 + rng.uniform(-0.02, 0.02) * w],
                       [0.0, fx * rng.uniform(0.998, 1.002), h / 2 + rng.uniform(-0.02, 0.02) * h],
@@ -91,6 +96,15 @@ def studio_rig(n: int = 6, *, span_deg: float = 360.0, radius: tuple[float, floa
         dist = _monotonic_lens(rng, k1, k2, tangential, np.hypot(w, h) / 2 / fx)
         cameras.append(Camera(f"{prefix}_{i + 1}", size, K, dist, R, t))
     return CameraRig(tuple(cameras))
+
+
+def _rolled(R: NDArray[np.float64], t: NDArray[np.float64], angle: float
+            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """World-to-camera (R, t) of the same camera turned by ``angle`` radians about its optical
+    axis."""
+    c, s = np.cos(angle), np.sin(angle)
+    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return turn @ R, turn @ t
 
 
 def _monotonic_lens(rng: np.random.Generator, k1: tuple[float, float], k2: tuple[float, float],

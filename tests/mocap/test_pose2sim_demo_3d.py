@@ -107,8 +107,8 @@ def test_the_corrections_are_written_and_reported(run, shared_data, capsys):
     assert all(f"{name} {deg:.2f} deg" in out for name, deg in turns.items())
 
 
-# Not met by the shipped weights: measured 80.0 mm from our BlazePose 2D, 80.3 mm from the
-# authors' OpenPose 2D.
+# Not met by the shipped weights: measured 78.5 mm from our BlazePose 2D, 93.2 mm from the
+# authors' OpenPose 2D (the weights before them: 80.0 and 80.3 mm).
 @pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 2")
 def test_camera_1_alone_lifted_matches_the_four_camera_reconstruction(run):
     """Issue 20, acceptance 2: cam_01's 2D alone (the subject's slot), lifted by the shipped

@@ -17,6 +17,7 @@ from mocap.lifting.commands import evaluate
 from mocap.lifting.motion_files import find_motion_files, read_motion
 from mocap.lifting.weights import SHIPPED, load_lifter
 from mocap.synthetic.sample_session import make_sample_session
+from mocap.synthetic.studio import studio_rig
 
 SCORE_LINE = re.compile(r"MPJPE (\d+\.\d) mm PA-MPJPE (\d+\.\d) mm frames (\d+)$")
 
@@ -49,14 +50,28 @@ def test_held_out_motion_is_lifted_where_the_pose2sim_cameras_see_it(pose2sim_sc
 
 
 # Not met by the shipped weights (12,000 steps on 8 CMU clips, 23 minutes unloaded): measured
-# MPJPE 173.2 mm, PA-MPJPE 102.1 mm (131_03: 133.7 / 71.8; 85_14, martial arts: 186.8 / 112.7).
-# Issue 20 stays open on it.
+# MPJPE 172.8 mm, PA-MPJPE 91.4 mm (131_03: 125.8 / 58.2; 85_14, martial arts: 189.2 / 103.0).
+# Most of the MPJPE is the body's size: the best scale per frame is 0.84-0.89 on these cameras
+# (benchmarks/lifter.py). Issue 20 stays open on it.
 @pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 1")
 def test_held_out_motion_through_the_pose2sim_cameras(pose2sim_score):
     """Acceptance 1: clips never trained on, projected through the Pose2Sim studio's four
     cameras with 3 px noise: PA-MPJPE < 60 mm and root-relative MPJPE < 80 mm."""
     result, _ = pose2sim_score
     assert result.pa_mpjpe_mm < 60 and result.mpjpe_mm < 80, result.line()
+
+
+def test_a_rolled_camera_lifts_as_well_as_an_upright_one(shared_data):
+    """Cameras are not always level (the Pose2Sim studio's cam_04 is rolled 24 degrees): the
+    held-out clips seen by four studio cameras and by the same cameras each turned 18-28 degrees
+    about its optical axis (training draws up to 30) lift to within 10 % of the same MPJPE and
+    PA-MPJPE. The noise draws are the same; only what the rolled frames crop differs."""
+    clips = [read_motion(f).xyz[:, 0] for f in held_out(shared_data)]
+    upright, rolled = (evaluate(load_lifter(), clips, [30.0] * len(clips),
+                                studio_rig(4, roll_deg=roll, seed=2), 3.0, seed=0)
+                       for roll in (0.0, 30.0))
+    np.testing.assert_allclose([rolled.mpjpe_mm, rolled.pa_mpjpe_mm],
+                               [upright.mpjpe_mm, upright.pa_mpjpe_mm], rtol=0.1)
 
 
 def test_eval_on_the_command_line_ends_with_the_score(shared_data, capsys):
