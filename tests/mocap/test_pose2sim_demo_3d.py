@@ -107,13 +107,14 @@ def test_the_corrections_are_written_and_reported(run, shared_data, capsys):
     assert all(f"{name} {deg:.2f} deg" in out for name, deg in turns.items())
 
 
-# Not met by the shipped weights: measured 78.5 mm from our BlazePose 2D, 93.2 mm from the
-# authors' OpenPose 2D (the weights before them: 80.0 and 80.3 mm).
-@pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 2")
-def test_camera_1_alone_lifted_matches_the_four_camera_reconstruction(run):
+def test_camera_1_alone_lifted_matches_the_four_camera_reconstruction(run, request):
     """Issue 20, acceptance 2: cam_01's 2D alone (the subject's slot), lifted by the shipped
     lifter, against our 4-camera reconstruction of the same take: per-frame PA-MPJPE over the
-    lifter's joints < 70 mm."""
+    lifter's joints < 70 mm. Met from our BlazePose 2D (measured 69.8 mm); not from the authors'
+    OpenPose 2D (91.0 mm; the weights before these: 80.0 and 80.3 mm)."""
+    if run[0] == "openpose":
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="issue 20: from OpenPose's 2D the lifter misses acceptance 2"))
     pytest.importorskip("torch")
     from mocap.lifting.features import lift_skeleton
     from mocap.lifting.lift import lift_pixels

@@ -50,9 +50,8 @@ def test_held_out_motion_is_lifted_where_the_pose2sim_cameras_see_it(pose2sim_sc
 
 
 # Not met by the shipped weights (12,000 steps on 8 CMU clips, 23 minutes unloaded): measured
-# MPJPE 172.8 mm, PA-MPJPE 91.4 mm (131_03: 125.8 / 58.2; 85_14, martial arts: 189.2 / 103.0).
-# Most of the MPJPE is the body's size: the best scale per frame is 0.84-0.89 on these cameras
-# (benchmarks/lifter.py). Issue 20 stays open on it.
+# MPJPE 135.1 mm, PA-MPJPE 89.9 mm (131_03: 81.6 / 56.6; 85_14, martial arts with handstands and
+# flips: 153.9 / 101.5). Issue 20 stays open on it.
 @pytest.mark.xfail(strict=True, reason="issue 20: the shipped lifter misses acceptance 1")
 def test_held_out_motion_through_the_pose2sim_cameras(pose2sim_score):
     """Acceptance 1: clips never trained on, projected through the Pose2Sim studio's four
