@@ -6,10 +6,11 @@ focal length and the lens are gone) minus the centroid of the frame's seen joint
 the window's size of the person (the median over frames of the seen joints' RMS distance from
 their centroid), and a 1/0 flag for seen; then the centroid itself (where in the view the person
 is: the perspective the pose is seen under), the log of the window's size (how far the person
-is, for a body of usual size: how strong the perspective is) and the world's up direction in the
-camera's frame (the camera's pitch and roll: what is upright for a body standing on the floor;
-the world is Z up, as every calibration here makes it). Output per frame: each joint's camera coordinates
-(x right, y down, z forward, metres) minus the root's, the root being the hips' midpoint.
+is, for a body of usual size: how strong the perspective is) and the world's up direction in
+the camera's frame (the camera's pitch and roll: what is upright for a body standing on the
+floor; the world is Z up, as every calibration here makes it). Output per frame: each joint's
+camera coordinates (x right, y down, z forward, metres) minus the root's, the root being the
+hips' midpoint.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def input_features(ideal: FloatArray, up: FloatArray) -> FloatArray:
         up: (..., 3) the world's +Z in the camera's frame (:func:`camera_up`).
     Returns:
         (..., F, 3 J + 6) features, the person's size being the median over the window's
-        frames; a frame with fewer than MIN_SEEN joints is all zeros but for the size.
+        frames; a frame with fewer than MIN_SEEN joints is all zeros but for the size
+        and the up direction.
     """
     centre, size, seen = _frame_stats(ideal)
     with warnings.catch_warnings():
